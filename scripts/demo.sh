@@ -29,15 +29,19 @@ stderr_log=$(mktemp)
 trap 'rm -f "$stderr_log"' EXIT
 
 cd "$root"
-echo "== build/broker/mmsgate run ${mmsgate_args[*]} --audit - -- build/examples/udp-receiver32"
+echo "== build/broker/mmsgate run ${mmsgate_args[*]:+${mmsgate_args[*]} }--audit - -- build/examples/udp-receiver32"
 echo "   (stdout: the service; stderr: audit JSON lines and any diagnostics)"
 echo
+# stderr is shown as it happens and kept for the table.
+exec {tee_fd}> >(tee "$stderr_log" >&2)
+tee_pid=$!
 status=0
-# stderr is shown as it happens and kept for the table. `|| status=$?` keeps set -e from
-# ending the script before the table when the service (or the broker) fails.
+# `|| status=$?` keeps set -e from ending the script before the table when the service (or the
+# broker) fails.
 build/broker/mmsgate run "${mmsgate_args[@]}" --audit - -- build/examples/udp-receiver32 \
-    2> >(tee "$stderr_log" >&2) || status=$?
-wait $! 2>/dev/null || true # let tee finish writing before the table reads the file
+    2>&"$tee_fd" || status=$?
+exec {tee_fd}>&-
+wait "$tee_pid" || true # let tee finish writing before the table reads the file
 
 echo
 echo "== audited calls (decision, rule, result per call)"
