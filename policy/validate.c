@@ -364,7 +364,7 @@ static void check_flags(struct vctx *ctx, json_t *j, struct policy_rule *rule)
     any = json_object_get(j, "any"); /* borrowed, like the two below */
     all = json_object_get(j, "all");
     none = json_object_get(j, "none");
-    if (!any && !all && !none) {
+    if (json_object_size(j) == 0) {
         error_at(ctx, false, "empty flags object: give at least one of any, all, none");
         return;
     }
@@ -409,7 +409,7 @@ static void check_timeout(struct vctx *ctx, json_t *j, struct policy_rule *rule)
     null = json_object_get(j, "null"); /* borrowed, like the two below */
     over = json_object_get(j, "over_ms");
     under = json_object_get(j, "under_ms");
-    if (!null && !over && !under) {
+    if (json_object_size(j) == 0) {
         error_at(ctx, false, "empty timeout object: give at least one of null, over_ms, under_ms");
         return;
     }
