@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/socket.h>
 
 #include <criterion/criterion.h>
@@ -771,4 +772,47 @@ Test(policy_errors, null_diags_still_fails)
     cr_expect(eq(int, test_load("{'version': 1}", &p, NULL), -EINVAL));
     cr_expect(eq(int, test_load("{", &p, NULL), -EINVAL));
     cr_expect(eq(ptr, p, NULL));
+}
+
+static void expect_valid_text(const char *what, const char *text, size_t len)
+{
+    struct mmsg_policy *p = NULL;
+    struct mmsg_diags diags = {0};
+    int r = mmsg_policy_load_buffer(text, len, &p, &diags);
+
+    cr_expect(eq(int, r, 0), "%s: %d:%d %s: %s", what, diags.n_diags ? diags.diag[0].line : 0,
+              diags.n_diags ? diags.diag[0].column : 0, diags.n_diags ? diags.diag[0].path : "",
+              diags.n_diags ? diags.diag[0].text : "");
+    mmsg_policy_free(p);
+}
+
+Test(policy_examples, every_example_and_the_default_validate)
+{
+    DIR *dir = opendir(MMSG_EXAMPLES_POLICIES_DIR);
+    struct dirent *de;
+    size_t n = 0;
+
+    expect_valid_text("default", mmsg_policy_default_json(), strlen(mmsg_policy_default_json()));
+    cr_assert(ne(ptr, dir, NULL), "%s", MMSG_EXAMPLES_POLICIES_DIR);
+    while ((de = readdir(dir))) {
+        char path[4096];
+        FILE *f;
+        struct mmsg_policy *p = NULL;
+        struct mmsg_diags diags = {0};
+
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", MMSG_EXAMPLES_POLICIES_DIR, de->d_name);
+        f = fopen(path, "re");
+        cr_assert(ne(ptr, f, NULL), "%s", path);
+        cr_expect(eq(int, mmsg_policy_load_file(f, &p, &diags), 0), "%s: %d:%d %s: %s", path,
+                  diags.n_diags ? diags.diag[0].line : 0, diags.n_diags ? diags.diag[0].column : 0,
+                  diags.n_diags ? diags.diag[0].path : "", diags.n_diags ? diags.diag[0].text : "");
+        mmsg_policy_free(p);
+        fclose(f);
+        n++;
+    }
+    closedir(dir);
+    /* A missing directory or a renamed file must not pass silently. */
+    cr_expect(ge(sz, n, 4));
 }
