@@ -32,20 +32,20 @@ enum mmsg_action {
  * enforced by emulation on the broker's own copy, and so a later filter compiler knows which
  * rules can be decided in BPF. */
 enum mmsg_input {
-    MMSG_INPUT_SYSCALL = 1u << 0,      /* which route */
-    MMSG_INPUT_FD = 1u << 1,           /* fd number */
-    MMSG_INPUT_VLEN = 1u << 2,         /* vlen */
-    MMSG_INPUT_FLAGS = 1u << 3,        /* flags */
-    MMSG_INPUT_TIMEOUT_PTR = 1u << 4,  /* timeout pointer NULL or not */
+    MMSG_INPUT_SYSCALL = 1u << 0,       /* which route */
+    MMSG_INPUT_FD = 1u << 1,            /* fd number */
+    MMSG_INPUT_VLEN = 1u << 2,          /* vlen */
+    MMSG_INPUT_FLAGS = 1u << 3,         /* flags */
+    MMSG_INPUT_TIMEOUT_PTR = 1u << 4,   /* timeout pointer NULL or not */
     MMSG_INPUT_TIMEOUT_VALUE = 1u << 5, /* the timespec the pointer points to (caller memory) */
-    MMSG_INPUT_SOCKET = 1u << 6,       /* the file behind the fd */
-    MMSG_INPUT_PROCESS = 1u << 7,      /* exe, comm, uid of the caller */
+    MMSG_INPUT_SOCKET = 1u << 6,        /* the file behind the fd */
+    MMSG_INPUT_PROCESS = 1u << 7,       /* exe, comm, uid of the caller */
 };
 
 /* Everything in a direct syscall's registers. For socketcall only MMSG_INPUT_SYSCALL is a
  * register: the five arguments live in caller memory. */
-#define MMSG_INPUT_REGISTERS                                                                       \
-    (MMSG_INPUT_SYSCALL | MMSG_INPUT_FD | MMSG_INPUT_VLEN | MMSG_INPUT_FLAGS |                    \
+#define MMSG_INPUT_REGISTERS                                                   \
+    (MMSG_INPUT_SYSCALL | MMSG_INPUT_FD | MMSG_INPUT_VLEN | MMSG_INPUT_FLAGS | \
      MMSG_INPUT_TIMEOUT_PTR)
 
 /* One call, as the broker resolved it. Fields whose *_known flag is false were not available
@@ -53,39 +53,39 @@ enum mmsg_input {
 struct mmsg_call {
     enum mmsg_syscall syscall;
     int32_t fd;
-    uint64_t mmsg;        /* pointer value */
+    uint64_t mmsg; /* pointer value */
     uint32_t vlen;
-    uint32_t flags;       /* as passed, MSG_CMSG_COMPAT not added */
-    uint64_t timeout;     /* pointer value, 0 = NULL */
+    uint32_t flags;   /* as passed, MSG_CMSG_COMPAT not added */
+    uint64_t timeout; /* pointer value, 0 = NULL */
 
-    bool timeout_known;   /* *timeout was read */
+    bool timeout_known; /* *timeout was read */
     int64_t timeout_sec;
     int64_t timeout_nsec;
 
-    bool socket_known;    /* fd refers to a socket and it was inspected */
-    int socket_family;    /* AF_* */
-    int socket_type;      /* SOCK_* without flags */
+    bool socket_known;     /* fd refers to a socket and it was inspected */
+    int socket_family;     /* AF_* */
+    int socket_type;       /* SOCK_* without flags */
     int socket_local_port; /* host order, -1 when the family has no port */
 
     bool process_known;
-    const char *exe;      /* borrowed, may be NULL */
-    const char *comm;     /* borrowed, may be NULL */
-    uint32_t uid;         /* real uid */
+    const char *exe;  /* borrowed, may be NULL */
+    const char *comm; /* borrowed, may be NULL */
+    uint32_t uid;     /* real uid */
 };
 
 #define MMSG_RULE_NAME_MAX 64
 
 struct mmsg_decision {
     enum mmsg_action action;
-    int errno_value;          /* DENY: positive errno */
-    int rule_index;           /* -1 for the default */
-    const char *rule_name;    /* borrowed from the policy: the rule's name, or "default" */
-    bool audit;               /* this decision must be audited */
-    unsigned inputs;          /* enum mmsg_input set consulted to reach this decision */
+    int errno_value;       /* DENY: positive errno */
+    int rule_index;        /* -1 for the default */
+    const char *rule_name; /* borrowed from the policy: the rule's name, or "default" */
+    bool audit;            /* this decision must be audited */
+    unsigned inputs;       /* enum mmsg_input set consulted to reach this decision */
     /* EMULATE caps. */
-    int64_t timeout_cap_ms;   /* -1: none */
-    uint32_t vlen_cap;        /* 0: none */
-    uint32_t clear_flags;     /* MSG_* bits removed before the call */
+    int64_t timeout_cap_ms; /* -1: none */
+    uint32_t vlen_cap;      /* 0: none */
+    uint32_t clear_flags;   /* MSG_* bits removed before the call */
 };
 
 #define MMSG_DIAG_TEXT_MAX 200
@@ -169,10 +169,10 @@ bool mmsg_policy_drop_caps(const struct mmsg_policy *policy);
 const char *mmsg_policy_default_json(void);
 
 /* Names, for audit and messages; pure table look-ups. */
-const char *mmsg_syscall_name(enum mmsg_syscall sys);     /* "recvmmsg_time32", ...; NULL if bad */
-const char *mmsg_action_name(enum mmsg_action action);    /* "allow", ...; NULL if bad */
-const char *mmsg_errno_name(int errno_value);             /* "EPERM"; NULL if unknown */
-int mmsg_errno_from_name(const char *name);               /* positive errno, or -EINVAL */
+const char *mmsg_syscall_name(enum mmsg_syscall sys);  /* "recvmmsg_time32", ...; NULL if bad */
+const char *mmsg_action_name(enum mmsg_action action); /* "allow", ...; NULL if bad */
+const char *mmsg_errno_name(int errno_value);          /* "EPERM"; NULL if unknown */
+int mmsg_errno_from_name(const char *name);            /* positive errno, or -EINVAL */
 int mmsg_msg_flag_from_name(const char *name, uint32_t *ret_flag); /* 0 or -EINVAL */
 /**
  * mmsg_msg_flags_format() - write the names of @flags ("MSG_PEEK|MSG_DONTWAIT", unknown bits as

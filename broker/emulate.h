@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Perform one recvmmsg-family call on the caller's behalf, on the broker's copy of its arguments
+ * and the broker's duplicate of its fd, and write the results into its memory. */
+#ifndef MMSG_BROKER_EMULATE_H
+#define MMSG_BROKER_EMULATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "compat32.h"
+#include "mmsgate/policy.h"
+#include "remote.h"
+
+/* One call, decoded once by the broker. Nothing here is re-read from the caller except what the
+ * kernel itself reads lazily (headers, iovecs), in the kernel's order. */
+struct emu_call {
+    enum mmsg_syscall sys;
+    bool compat; /* i386 layouts */
+    int32_t fd;
+    uint64_t mmsg;
+    uint32_t vlen;
+    uint32_t flags;             /* MSG_CMSG_COMPAT stripped */
+    uint64_t timeout;           /* pointer, 0 = NULL */
+    int timeout_err;            /* 0, -EFAULT (unreadable) or -EINVAL (out of range) */
+    struct timespec timeout_ts; /* the broker's copy, valid when timeout && !timeout_err */
+};
+
+struct emu_caps {
+    int64_t timeout_cap_ms; /* -1: none */
+    uint32_t vlen_cap;      /* 0: none */
+    uint32_t clear_flags;
+};
+
+/* Per-worker buffers, allocated once (no allocation per notification). */
+#define EMU_PAYLOAD_MAX (4u << 20)
+#define EMU_CONTROL_MAX (64u << 10)
+struct emu_scratch {
+    char *payload;  /* EMU_PAYLOAD_MAX */
+    char *control;  /* native control, EMU_CONTROL_MAX */
+    char *ucontrol; /* the caller-layout control being built, EMU_CONTROL_MAX */
+    struct iovec riov[UIO_MAXIOV_];
+};
+
+int emu_scratch_init(struct emu_scratch *s);
+void emu_scratch_done(struct emu_scratch *s);
+
+/* Read and validate the caller's timeout into @c (sets timeout_err, timeout_ts). */
+int emu_read_timeout(const struct remote *r, struct emu_call *c);
+
+/**
+ * emu_recvmmsg() - the call, emulated.
+ * @r:        the caller (open, call still pending)
+ * @c:        the decoded call
+ * @sockfd:   the broker's duplicate of c->fd, or the -errno remote_getfd() gave (-EBADF)
+ * @caps:     the policy's caps
+ * @start_ns: CLOCK_MONOTONIC time the notification was received; the cap counts from it
+ * @s:        this worker's scratch buffers
+ *
+ * Return: the count the caller's call returns (>= 0), or the negative errno it fails with,
+ * -ERESTARTSYS_ when a signal for the caller interrupted the wait before any datagram (the
+ * kernel then restarts the call or fails it with EINTR, as it would have itself).
+ */
+int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockfd,
+                     const struct emu_caps *caps, uint64_t start_ns, struct emu_scratch *s);
+
+uint64_t emu_now_ns(void);
+
+#endif

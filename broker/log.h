@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Diagnostics on stderr: "mmsgate: <component>: <message>[: <strerror>]". Audit events never go
+ * here (audit.c). Each file defines LOG_COMPONENT before including this header. */
+#ifndef MMSG_BROKER_LOG_H
+#define MMSG_BROKER_LOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <syslog.h>
+
+#include "internal/macros.h"
+
+/* Messages at or below this level are printed (LOG_WARNING by default; -v raises it). */
+void log_set_max_level(int level);
+int log_get_max_level(void);
+
+/* Print one line; when @error is non-zero append strerror(-error). Return: @error. */
+int log_internal(int level, const char *component, int error, const char *fmt, ...) printf_(4, 5);
+
+#define log_error_errno(r, ...) log_internal(LOG_ERR, LOG_COMPONENT, (r), __VA_ARGS__)
+#define log_warning_errno(r, ...) log_internal(LOG_WARNING, LOG_COMPONENT, (r), __VA_ARGS__)
+#define log_debug_errno(r, ...) log_internal(LOG_DEBUG, LOG_COMPONENT, (r), __VA_ARGS__)
+#define log_error(...) (void)log_internal(LOG_ERR, LOG_COMPONENT, 0, __VA_ARGS__)
+#define log_warning(...) (void)log_internal(LOG_WARNING, LOG_COMPONENT, 0, __VA_ARGS__)
+#define log_info(...) (void)log_internal(LOG_INFO, LOG_COMPONENT, 0, __VA_ARGS__)
+#define log_debug(...) (void)log_internal(LOG_DEBUG, LOG_COMPONENT, 0, __VA_ARGS__)
+
+/* At most @burst messages per @interval_ns; loops use it so a hostile target cannot flood
+ * stderr. Thread-safe. */
+struct ratelimit {
+    uint64_t interval_ns;
+    unsigned burst;
+    uint64_t begin_ns;
+    unsigned n;
+    unsigned n_suppressed;
+};
+#define RATELIMIT_INIT(interval_ms, b)                                \
+    {                                                                 \
+        .interval_ns = (uint64_t)(interval_ms)*1000000u, .burst = (b) \
+    }
+bool ratelimit_below(struct ratelimit *rl);
+
+#endif
