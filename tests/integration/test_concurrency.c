@@ -41,11 +41,15 @@ static void expect_all_lines_correct(const char *route_arg)
         for (size_t j = 0; j < i; j++)
             if (calls[j].tid == calls[i].tid && calls[j].pid == calls[i].pid)
                 seen_before++;
-        (void)snprintf(want, sizeof(want), "dgram-%d,dgram-%d,dgram-%d", 3 * seen_before,
-                       3 * seen_before + 1, 3 * seen_before + 2);
+        char want_lens[64];
+        int d = 3 * seen_before;
+
+        (void)snprintf(want, sizeof(want), "dgram-%d,dgram-%d,dgram-%d", d, d + 1, d + 2);
+        (void)snprintf(want_lens, sizeof(want_lens), "%d,%d,%d", snprintf(NULL, 0, "dgram-%d", d),
+                       snprintf(NULL, 0, "dgram-%d", d + 1), snprintf(NULL, 0, "dgram-%d", d + 2));
         cr_expect(eq(long, calls[i].ret, 3), "line %zu: %s", i, calls[i].key);
         cr_expect(eq(str, calls[i].data, want), "line %zu tid %ld", i, calls[i].tid);
-        cr_expect(eq(str, calls[i].lens, "7,7,7"), "line %zu", i);
+        cr_expect(eq(str, calls[i].lens, want_lens), "line %zu", i);
         for (size_t k = 0; k < n_pids; k++)
             known_pid |= pids[k] == calls[i].pid;
         if (!known_pid && n_pids < 4)

@@ -71,7 +71,6 @@ Test(exit_status, invalid_policy_gives_125, .timeout = 30)
     struct h_run r;
 
     cr_expect(eq(int, h_gate(&r, &g, argv, 20000), 125), "stderr: %s", r.err);
-    cr_expect(not(eq(ptr, strstr(r.err, "mmsgate: "), NULL)), "stderr: %s", r.err);
     h_run_done(&r);
 }
 
