@@ -71,6 +71,7 @@ int emu_read_timeout(const struct remote *r, struct emu_call *c)
     int err;
 
     c->timeout_err = 0;
+    c->timeout_read = true;
     if (!c->timeout)
         return 0;
     if (c->sys == MMSG_SYS_RECVMMSG_TIME32 || c->sys == MMSG_SYS_SOCKETCALL) {

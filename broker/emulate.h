@@ -23,6 +23,7 @@ struct emu_call {
     uint32_t vlen;
     uint32_t flags;             /* MSG_CMSG_COMPAT stripped */
     uint64_t timeout;           /* pointer, 0 = NULL */
+    bool timeout_read;          /* emu_read_timeout() ran: timeout_err and timeout_ts are set */
     int timeout_err;            /* 0, -EFAULT (unreadable) or -EINVAL (out of range) */
     struct timespec timeout_ts; /* the broker's copy, valid when timeout && !timeout_err */
 };

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "audit.h"
 #include "emulate.h"
 #include "kernel.h"
@@ -68,6 +69,7 @@ struct mmsg_broker {
     int epfd;
     int listeners[MAX_LISTENERS];
     unsigned n_listeners;
+    int agent_fd; /* OCI listenerPath socket, -1 when none */
     struct seccomp_notif_sizes sizes;
     struct seccomp_notif *req;
 
@@ -427,15 +429,19 @@ static void handle(struct mmsg_broker *b, int listener, const struct seccomp_not
 
     (void)mmsg_policy_evaluate(b->policy, &call, &j->decision); /* cannot fail */
     j->audit = j->decision.audit;
-    if (b->audit && (j->audit || b->audit_all) && j->call.timeout && !call.timeout_known &&
+    if (b->audit && (j->audit || b->audit_all) && j->call.timeout && !j->call.timeout_read &&
         j->remote.pidfd >= 0) {
-        /* For the record only: the decision is already made. */
-        struct emu_call tmp = j->call;
-
-        if (emu_read_timeout(&j->remote, &tmp) != -EFAULT && tmp.timeout_err != -ESRCH) {
+        /* For the record; the decision is made. This is the same single copy an emulation
+         * below will use. */
+        (void)emu_read_timeout(&j->remote, &j->call); /* kept in call.timeout_err */
+        if (j->call.timeout_err == -ESRCH) {
+            err = -ENOENT;
+            goto fail;
+        }
+        if (!j->call.timeout_err || j->call.timeout_err == -EINVAL) {
             call.timeout_known = true;
-            call.timeout_sec = tmp.timeout_ts.tv_sec;
-            call.timeout_nsec = tmp.timeout_ts.tv_nsec;
+            call.timeout_sec = j->call.timeout_ts.tv_sec;
+            call.timeout_nsec = j->call.timeout_ts.tv_nsec;
         }
     }
     if (call.timeout_known) {
@@ -490,7 +496,7 @@ emulate:
     err = ensure_remote(j, listener, req->id, j->remote.tid);
     if (err < 0)
         goto fail;
-    if (j->call.timeout && !call.timeout_known && !j->call.timeout_err) {
+    if (!j->call.timeout_read) {
         (void)emu_read_timeout(&j->remote, &j->call); /* kept in call.timeout_err */
         if (j->call.timeout_err == -ESRCH) {
             err = -ENOENT;
@@ -569,6 +575,7 @@ int mmsg_broker_new(const struct mmsg_broker_options *opts, struct mmsg_broker *
     if (!b)
         return -ENOMEM;
     b->epfd = -1;
+    b->agent_fd = -1;
     pthread_mutex_init(&b->lock, NULL);
     pthread_cond_init(&b->work, NULL);
     b->policy = opts->policy;
@@ -628,6 +635,8 @@ struct mmsg_broker *mmsg_broker_free(struct mmsg_broker *b)
         (void)close(b->listeners[i]);
     if (b->epfd >= 0)
         (void)close(b->epfd);
+    if (b->agent_fd >= 0)
+        (void)close(b->agent_fd);
     b->audit = audit_close(b->audit);
     pthread_mutex_destroy(&b->lock);
     pthread_cond_destroy(&b->work);
@@ -661,6 +670,49 @@ int mmsg_broker_add_listener(struct mmsg_broker *b, int listener_fd)
     return 0;
 }
 
+#define EPOLL_SIGNALS (-1)
+#define EPOLL_AGENT (-2)
+
+int mmsg_broker_add_agent(struct mmsg_broker *b, const char *path)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = EPOLL_AGENT};
+    int fd;
+
+    if (b->agent_fd >= 0)
+        return -EBUSY;
+    fd = agent_listen(path);
+    if (fd < 0)
+        return fd;
+    if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        int r = -errno;
+
+        (void)close(fd);
+        return r;
+    }
+    b->agent_fd = fd;
+    return 0;
+}
+
+static void on_agent(struct mmsg_broker *b)
+{
+    char container[128];
+    int listener = -1, r;
+
+    r = agent_accept(b->agent_fd, &listener, container, sizeof(container));
+    if (r == -EAGAIN)
+        return;
+    if (r < 0) {
+        if (ratelimit_below(&loop_rl))
+            log_warning_errno(r, "agent: receiving a listener");
+        return;
+    }
+    r = mmsg_broker_add_listener(b, listener);
+    if (r < 0)
+        log_warning_errno(r, "agent: serving the listener of container \"%s\"", container);
+    else
+        log_info("agent: serving container \"%s\"", container);
+}
+
 static void remove_listener(struct mmsg_broker *b, int fd)
 {
     for (unsigned i = 0; i < b->n_listeners; i++) {
@@ -692,33 +744,34 @@ static void reap(pid_t child, bool *child_done, int *child_status)
 
 int mmsg_broker_serve(struct mmsg_broker *b, pid_t child, int *ret_status)
 {
+    struct epoll_event sev = {.events = EPOLLIN, .data.fd = EPOLL_SIGNALS};
     int sigfd = -1, r = 0, child_status = 0;
-    bool child_done = child <= 0;
+    bool child_done = child <= 0, terminated = false;
     sigset_t set;
 
-    if (child > 0) {
-        struct epoll_event ev = {.events = EPOLLIN, .data.fd = -1};
-
-        sigemptyset(&set);
-        sigaddset(&set, SIGINT);
-        sigaddset(&set, SIGTERM);
-        sigaddset(&set, SIGHUP);
-        sigaddset(&set, SIGQUIT);
-        sigaddset(&set, SIGUSR1);
-        sigaddset(&set, SIGUSR2);
-        sigaddset(&set, SIGCHLD);
-        sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-        if (sigfd < 0)
-            return log_error_errno(-errno, "signalfd");
-        if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, sigfd, &ev) < 0) {
-            r = log_error_errno(-errno, "epoll_ctl");
-            goto out;
-        }
-        /* The child may already be gone. */
-        reap(child, &child_done, &child_status);
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGQUIT);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
+    sigaddset(&set, SIGCHLD);
+    sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sigfd < 0)
+        return log_error_errno(-errno, "signalfd");
+    if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, sigfd, &sev) < 0) {
+        r = log_error_errno(-errno, "epoll_ctl");
+        goto out;
     }
+    /* The child may already be gone. */
+    if (child > 0)
+        reap(child, &child_done, &child_status);
 
-    while (!child_done || b->n_listeners > 0) {
+    /* run: until the child is reaped and every filtered task has exited (listener hung up);
+     * agent: until INT or TERM; serve: until the listener hangs up, or INT or TERM. */
+    while (!terminated && (child > 0 ? (!child_done || b->n_listeners > 0)
+                                     : (b->agent_fd >= 0 || b->n_listeners > 0))) {
         struct epoll_event evs[16];
         int n;
 
@@ -732,16 +785,28 @@ int mmsg_broker_serve(struct mmsg_broker *b, pid_t child, int *ret_status)
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
 
-            if (fd == -1) {
+            if (fd == EPOLL_SIGNALS) {
                 struct signalfd_siginfo si;
 
                 while (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
                     if (si.ssi_signo == SIGCHLD)
                         continue;
+                    if (child <= 0) {
+                        /* No child to forward to: INT, TERM, HUP and QUIT stop serving. Closing
+                         * the listeners then fails pending and later calls with ENOSYS. */
+                        if (si.ssi_signo != SIGUSR1 && si.ssi_signo != SIGUSR2)
+                            terminated = true;
+                        continue;
+                    }
                     if (!child_done && kill(child, (int)si.ssi_signo) < 0 && errno != ESRCH)
                         log_warning_errno(-errno, "forwarding signal %u", si.ssi_signo);
                 }
-                reap(child, &child_done, &child_status);
+                if (child > 0)
+                    reap(child, &child_done, &child_status);
+                continue;
+            }
+            if (fd == EPOLL_AGENT) {
+                on_agent(b);
                 continue;
             }
             if (evs[i].events & EPOLLIN) {
@@ -763,9 +828,7 @@ int mmsg_broker_serve(struct mmsg_broker *b, pid_t child, int *ret_status)
     if (ret_status)
         *ret_status = child_status;
 out:
-    if (sigfd >= 0) {
-        (void)epoll_ctl(b->epfd, EPOLL_CTL_DEL, sigfd, NULL); /* closing removes it anyway */
-        (void)close(sigfd);
-    }
+    (void)epoll_ctl(b->epfd, EPOLL_CTL_DEL, sigfd, NULL); /* closing removes it anyway */
+    (void)close(sigfd);
     return r;
 }

@@ -27,59 +27,76 @@
 #define EXIT_CANNOT_EXEC 126
 #define EXIT_NOT_FOUND 127
 
-static void help_main(FILE *f)
+static void help_options(FILE *f)
 {
-    fprintf(
-        f, "Usage: mmsgate COMMAND [OPTIONS]\n"
-           "\n"
-           "Sandbox the recvmmsg system call family (i386 recvmmsg_time32 337, recvmmsg_time64\n"
-           "417, socketcall(SYS_RECVMMSG), x86_64 recvmmsg 299) of a program with a seccomp\n"
-           "user-notification filter, and decide every call with a JSON policy: allow, deny with\n"
-           "an errno, emulate in the broker (with caps such as a real bound on waiting), or kill.\n"
-           "\n"
-           "Commands:\n"
-           "  run [OPTIONS] [--] PROG [ARGS...]  start PROG under the broker (see run --help)\n"
-           "  serve --listener-fd N [OPTIONS]    serve the listener fd N of an existing sandbox\n"
-           "  check FILE                         validate a policy; errors as FILE:LINE:COLUMN\n"
-           "  policy default                     print the built-in default policy\n"
-           "  filter                             print the seccomp filter (libseccomp PFC)\n"
-           "\n"
-           "Options:\n"
-           "  -h, --help       show this help\n"
-           "  -V, --version    show the version\n"
-           "\n"
-           "Exit status of check: 0 valid, 1 invalid, 2 unreadable.\n"
-           "Documentation: docs/mmsgate.md, docs/policy.md, docs/audit.md.\n");
-}
-
-static void help_run(FILE *f)
-{
-    fprintf(
-        f,
-        "Usage: mmsgate run [OPTIONS] [--] PROG [ARGS...]\n"
-        "       mmsgate serve --listener-fd N [OPTIONS]\n"
-        "\n"
-        "run starts PROG (a 32-bit or 64-bit program) with no_new_privs and a seccomp filter\n"
-        "that sends every recvmmsg-family call to this broker, and exits with PROG's status\n"
-        "(128+N if PROG died by signal N) once PROG and every descendant that inherited the\n"
-        "filter have exited. INT, TERM, HUP, QUIT, USR1 and USR2 are forwarded to PROG.\n"
-        "If mmsgate dies, PROG is killed (PR_SET_PDEATHSIG) and descendants' calls fail\n"
-        "with ENOSYS: nothing runs unsupervised.\n"
-        "\n"
-        "Options:\n"
+    fputs(
+        "Options of run, serve and agent:\n"
         "  -p, --policy FILE    the policy (default: the built-in one, `mmsgate policy default`)\n"
         "  -a, --audit FILE|-   append one JSON line per audited decision to FILE (- = stderr);\n"
         "                       deny and kill are audited by default, others per rule\n"
         "      --audit-all      audit every decision (needs --audit)\n"
-        "      --drop-caps      drop every capability of PROG (also: \"drop_caps\": true in\n"
-        "                       the policy)\n"
-        "      --listener-fd N  (serve) the seccomp listener fd to serve\n"
+        "      --drop-caps      (run) drop every capability of PROG (also: \"drop_caps\": true\n"
+        "                       in the policy)\n"
+        "      --listener-fd N  (serve) the seccomp listener fd to serve; serve ends when every\n"
+        "                       task using it has exited, or on INT, TERM, HUP or QUIT\n"
+        "      --socket PATH    (agent) the unix socket runc/crun connect to (mode 0600); agent\n"
+        "                       serves every container handed over until INT, TERM, HUP, QUIT\n"
         "  -w, --workers N      threads for blocking emulations (default 64, max 1024)\n"
-        "  -v, --verbose        more diagnostics on stderr\n"
-        "  -h, --help           show this help\n"
-        "\n"
-        "Exit status: PROG's; 125 if mmsgate failed (bad option or policy, no sandbox);\n"
-        "126 if PROG could not be executed; 127 if PROG was not found.\n");
+        "  -v, --verbose        more diagnostics on stderr (twice: debug)\n"
+        "  -h, --help           show this help\n",
+        f);
+}
+
+static void help_main(FILE *f)
+{
+    fputs("Usage: mmsgate COMMAND [OPTIONS]\n"
+          "\n"
+          "Sandbox the recvmmsg system call family (i386 recvmmsg_time32 337, recvmmsg_time64\n"
+          "417, socketcall(SYS_RECVMMSG), x86_64 recvmmsg 299) of a program with a seccomp\n"
+          "user-notification filter, and decide every call with a JSON policy: allow, deny with\n"
+          "an errno, emulate in the broker (with caps such as a real bound on waiting), or kill.\n"
+          "\n"
+          "Commands:\n"
+          "  run [OPTIONS] [--] PROG [ARGS...]  start PROG under the broker (see run --help)\n"
+          "  serve --listener-fd N [OPTIONS]    serve the listener fd N of an existing sandbox\n"
+          "  agent --socket PATH [OPTIONS]      serve containers whose OCI runtime (runc, crun)\n"
+          "                                     hands listeners to PATH (spec listenerPath)\n"
+          "  check FILE                         validate a policy; errors as FILE:LINE:COLUMN\n"
+          "  policy default                     print the built-in default policy\n"
+          "  filter                             print the seccomp filter (libseccomp PFC)\n"
+          "\n"
+          "  -h, --help       show this help\n"
+          "  -V, --version    show the version\n"
+          "\n",
+          f);
+    help_options(f);
+    fputs("\n"
+          "Exit status of run: PROG's (128+N if it died by signal N); 125 if mmsgate failed;\n"
+          "126 if PROG could not be executed; 127 if PROG was not found.\n"
+          "Exit status of check: 0 valid, 1 invalid, 2 unreadable.\n"
+          "Documentation: docs/mmsgate.md, docs/policy.md, docs/audit.md.\n",
+          f);
+}
+
+static void help_run(FILE *f)
+{
+    fputs("Usage: mmsgate run [OPTIONS] [--] PROG [ARGS...]\n"
+          "       mmsgate serve --listener-fd N [OPTIONS]\n"
+          "       mmsgate agent --socket PATH [OPTIONS]\n"
+          "\n"
+          "run starts PROG (a 32-bit or 64-bit program) with no_new_privs and a seccomp filter\n"
+          "that sends every recvmmsg-family call to this broker, and exits with PROG's status\n"
+          "(128+N if PROG died by signal N) once PROG and every descendant that inherited the\n"
+          "filter have exited. INT, TERM, HUP, QUIT, USR1 and USR2 are forwarded to PROG.\n"
+          "If mmsgate dies, PROG is killed (PR_SET_PDEATHSIG) and descendants' calls fail\n"
+          "with ENOSYS: nothing runs unsupervised.\n"
+          "\n",
+          f);
+    help_options(f);
+    fputs("\n"
+          "Exit status: PROG's; 125 if mmsgate failed (bad option or policy, no sandbox);\n"
+          "126 if PROG could not be executed; 127 if PROG was not found.\n",
+          f);
 }
 
 static int load_policy(const char *path, struct mmsg_policy **ret)
@@ -174,8 +191,14 @@ static int parse_uint(const char *s, unsigned max, unsigned *ret)
     return 0;
 }
 
-/* run and serve share their options. */
-static int cmd_run(int argc, char **argv, bool serve)
+enum mode {
+    MODE_RUN,
+    MODE_SERVE,
+    MODE_AGENT,
+};
+
+/* run, serve and agent share their options. */
+static int cmd_run(int argc, char **argv, enum mode mode)
 {
     static const struct option opts[] = {
         {"policy", required_argument, NULL, 'p'},
@@ -183,6 +206,7 @@ static int cmd_run(int argc, char **argv, bool serve)
         {"audit-all", no_argument, NULL, 'A'},
         {"drop-caps", no_argument, NULL, 'D'},
         {"listener-fd", required_argument, NULL, 'L'},
+        {"socket", required_argument, NULL, 'S'},
         {"workers", required_argument, NULL, 'w'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -192,7 +216,7 @@ static int cmd_run(int argc, char **argv, bool serve)
     struct mmsg_run_options ro = {0};
     struct mmsg_policy *policy = NULL;
     struct mmsg_broker *broker = NULL;
-    const char *policy_path = NULL;
+    const char *policy_path = NULL, *agent_path = NULL;
     unsigned listener_fd = UINT_MAX;
     int c, r, status = 0, ret = EXIT_BROKER;
 
@@ -217,6 +241,9 @@ static int cmd_run(int argc, char **argv, bool serve)
                 return EXIT_BROKER;
             }
             break;
+        case 'S':
+            agent_path = optarg;
+            break;
         case 'w':
             if (parse_uint(optarg, 1024, &bo.max_workers) < 0 || bo.max_workers == 0) {
                 log_error("invalid --workers \"%s\" (1..1024)", optarg);
@@ -238,11 +265,19 @@ static int cmd_run(int argc, char **argv, bool serve)
         log_error("--audit-all needs --audit FILE");
         return EXIT_BROKER;
     }
-    if (serve && (listener_fd == UINT_MAX || optind != argc)) {
+    if (mode == MODE_SERVE && (listener_fd == UINT_MAX || optind != argc)) {
         log_error("serve needs --listener-fd N and no PROG");
         return EXIT_BROKER;
     }
-    if (!serve && optind >= argc) {
+    if (mode == MODE_AGENT && (!agent_path || optind != argc)) {
+        log_error("agent needs --socket PATH and no PROG");
+        return EXIT_BROKER;
+    }
+    if ((mode != MODE_SERVE && listener_fd != UINT_MAX) || (mode != MODE_AGENT && agent_path)) {
+        log_error("--listener-fd is for serve, --socket for agent");
+        return EXIT_BROKER;
+    }
+    if (mode == MODE_RUN && optind >= argc) {
         log_error("run needs PROG (see mmsgate run --help)");
         return EXIT_BROKER;
     }
@@ -263,7 +298,17 @@ static int cmd_run(int argc, char **argv, bool serve)
                         bo.audit_path ? bo.audit_path : "");
         goto out;
     }
-    if (serve) {
+    if (mode == MODE_AGENT) {
+        r = mmsg_broker_add_agent(broker, agent_path);
+        if (r < 0) {
+            log_error_errno(r, "listening on \"%s\"", agent_path);
+            goto out;
+        }
+        r = mmsg_broker_serve(broker, 0, NULL);
+        ret = r < 0 ? EXIT_BROKER : 0;
+        goto out;
+    }
+    if (mode == MODE_SERVE) {
         r = mmsg_broker_add_listener(broker, (int)listener_fd);
         if (r < 0) {
             log_error_errno(r, "serving listener fd %u", listener_fd);
@@ -305,9 +350,11 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(argv[1], "run") == 0)
-        return cmd_run(argc - 1, argv + 1, false);
+        return cmd_run(argc - 1, argv + 1, MODE_RUN);
     if (strcmp(argv[1], "serve") == 0)
-        return cmd_run(argc - 1, argv + 1, true);
+        return cmd_run(argc - 1, argv + 1, MODE_SERVE);
+    if (strcmp(argv[1], "agent") == 0)
+        return cmd_run(argc - 1, argv + 1, MODE_AGENT);
     if (strcmp(argv[1], "check") == 0)
         return cmd_check(argc - 1, argv + 1);
     if (strcmp(argv[1], "policy") == 0) {

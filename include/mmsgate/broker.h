@@ -36,9 +36,18 @@ struct mmsg_broker *mmsg_broker_free(struct mmsg_broker *broker);
 int mmsg_broker_add_listener(struct mmsg_broker *broker, int listener_fd);
 
 /**
+ * mmsg_broker_add_agent() - listen on the unix socket @path (mode 0600, a stale socket is
+ * replaced) for OCI runtimes (runc, crun) handing over container listeners via the
+ * runtime-spec `listenerPath`; each one received is served like mmsg_broker_add_listener().
+ * Return: 0; -EBUSY (already listening); -EEXIST (@path is not a socket); -errno.
+ */
+int mmsg_broker_add_agent(struct mmsg_broker *broker, const char *path);
+
+/**
  * mmsg_broker_serve() - serve until every listener has hung up (all filtered tasks exited)
  * and, when @child > 0, that child has been reaped; forward INT, TERM, HUP, QUIT, USR1 and USR2
- * to @child. The caller must have blocked those signals and SIGCHLD in every thread.
+ * to @child. Without a child, INT, TERM, HUP or QUIT end serving; with an agent socket, only
+ * they do. The caller must have blocked those signals and SIGCHLD in every thread.
  * @ret_status: the child's wait status, when @child > 0.
  * Return: 0; -errno from epoll or signalfd.
  */
