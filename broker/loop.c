@@ -524,9 +524,10 @@ emulate:
     return; /* the worker answers and releases */
 
 fail:
-    /* ENOENT/ESRCH: the call is gone (caller killed, or interrupted before we received it);
-     * anything else is our failure: answer with the deny errno (fail closed). */
-    if (err == -ENOENT || err == -ESRCH)
+    /* ENOENT: the call is gone (caller killed, or interrupted before we received it). Anything
+     * else, ESRCH included (a caller outside our pid namespace has tid 0, so we cannot look at
+     * it), is answered with the deny errno: fail closed, and never leave a caller waiting. */
+    if (err == -ENOENT)
         goto done;
     if (ratelimit_below(&loop_rl))
         log_warning_errno(err, "handling notification from %d", (int)j->remote.tid);

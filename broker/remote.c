@@ -23,8 +23,12 @@ int remote_open(struct remote *r, int listener, uint64_t id, pid_t tid)
         return -ESRCH;
     /* notif.pid is a thread id; pidfd_open() of a non-leader needs PIDFD_THREAD (6.9). */
     fd = kernel_pidfd_open(tid, PIDFD_THREAD);
-    if (fd < 0)
+    if (fd < 0) {
+        /* A caller that died since RECV is a call that is gone, not a failure. */
+        if (kernel_notif_id_valid(listener, id) == -ENOENT)
+            return -ENOENT;
         return fd == -ENOENT ? -ESRCH : fd;
+    }
     r->pidfd = fd;
     /* The tid could have been reused between RECV and pidfd_open(): only if the call is still
      * pending does the pidfd name its caller (a pending caller cannot exit). */

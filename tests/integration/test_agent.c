@@ -97,3 +97,20 @@ Test(serve, listener_fd_is_served_until_the_sandbox_exits, .timeout = 30)
     unlink(policy_path);
     free(policy_path);
 }
+
+Test(serve, caller_invisible_in_our_pid_namespace_is_denied, .timeout = 30)
+{
+    /* notif.pid is 0: the broker cannot look at the caller, so it must fail closed with the
+     * deny errno (EPERM) instead of applying the policy (EPROTO) or leaving the call pending. */
+    char *policy_path = h_temp_file(emulate_policy);
+    struct h_run r;
+    const char *argv[] = {h_prog("oci-client"), "--serve-other-pidns", MMSGATE_BIN, policy_path,
+                          NULL};
+
+    cr_assert(not(eq(ptr, policy_path, NULL)));
+    cr_expect(eq(int, h_native(&r, argv, 10000), 0), "stderr: %s", r.err);
+    cr_expect(eq(sz, h_count_lines(r.out, "call ret=-1 errno=EPERM"), 2), "out: %s", r.out);
+    h_run_done(&r);
+    unlink(policy_path);
+    free(policy_path);
+}

@@ -5,8 +5,12 @@
  *                                  container process state JSON with the fd (SCM_RIGHTS)
  *   oci-client --serve MMSGATE POLICY
  *                                  fork; the parent execs "MMSGATE serve --listener-fd N"
+ *   oci-client --serve-other-pidns MMSGATE POLICY
+ *                                  the same, but the broker runs in a new pid namespace where
+ *                                  the caller is invisible (notif.pid == 0)
  * Output: "call ret=N errno=NAME data=..." per call. */
 #include <errno.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -102,7 +106,8 @@ int main(int argc, char **argv)
         do_calls();
         return 0;
     }
-    if (argc == 4 && strcmp(argv[1], "--serve") == 0) {
+    if (argc == 4 &&
+        (strcmp(argv[1], "--serve") == 0 || strcmp(argv[1], "--serve-other-pidns") == 0)) {
         int sv[2], fd;
         pid_t pid;
 
@@ -123,6 +128,22 @@ int main(int argc, char **argv)
                 return 1;
             memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
             snprintf(num, sizeof(num), "%d", fd);
+            if (strcmp(argv[1], "--serve-other-pidns") == 0) {
+                pid_t broker;
+                int status;
+
+                /* The broker becomes pid 1 of a new namespace; we wait and pass its status. */
+                if (unshare(CLONE_NEWPID) < 0)
+                    return 1;
+                broker = fork();
+                if (broker < 0)
+                    return 1;
+                if (broker > 0) {
+                    if (waitpid(broker, &status, 0) < 0 || !WIFEXITED(status))
+                        return 1;
+                    return WEXITSTATUS(status);
+                }
+            }
             execl(argv[2], argv[2], "serve", "--policy", argv[3], "--listener-fd", num,
                   (char *)NULL);
             return 127;
