@@ -20,6 +20,7 @@
 /* While a blocking emulation waits, it looks for signals aimed at the caller this often: the
  * filter uses WAIT_KILLABLE_RECV, so the kernel leaves that to us (spec 29). */
 #define SIGNAL_POLL_MS 20
+#define TRAP_PAGE 4096u
 
 #ifndef SO_TIMESTAMP_OLD
 #define SO_TIMESTAMP_OLD 29
@@ -47,6 +48,14 @@ int emu_scratch_init(struct emu_scratch *s)
         s->payload = NULL;
         return -ENOMEM;
     }
+    /* Native entries that must fail like a caller's entry (see recv_mirrored()). */
+    s->trap = mmap(NULL, 2 * TRAP_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (s->trap == MAP_FAILED || mprotect(s->trap + TRAP_PAGE, TRAP_PAGE, PROT_NONE) < 0) {
+        if (s->trap == MAP_FAILED)
+            s->trap = NULL;
+        emu_scratch_done(s);
+        return -ENOMEM;
+    }
     s->control = malloc(EMU_CONTROL_MAX);
     s->ucontrol = malloc(EMU_CONTROL_MAX);
     if (!s->control || !s->ucontrol) {
@@ -60,6 +69,8 @@ void emu_scratch_done(struct emu_scratch *s)
 {
     if (s->payload)
         (void)munmap(s->payload, EMU_PAYLOAD_MAX); /* only fails for a bad range */
+    if (s->trap)
+        (void)munmap(s->trap, 2 * TRAP_PAGE); /* only fails for a bad range */
     free(s->control);
     free(s->ucontrol);
     *s = (struct emu_scratch){0};
@@ -120,7 +131,7 @@ static size_t hdr_stride(const struct emu_call *c)
  * elements are taken in order; the first negative length is EINVAL, the first unreadable
  * element EFAULT. */
 static int read_iovecs(const struct remote *r, const struct emu_call *c, uint64_t addr,
-                       size_t n_iov, struct emu_scratch *s, size_t *ret_total)
+                       size_t n_iov, struct iovec *riov, size_t *ret_total)
 {
     size_t total = 0;
 
@@ -152,7 +163,7 @@ static int read_iovecs(const struct remote *r, const struct emu_call *c, uint64_
         if (len > MAX_RW_COUNT_ - total)
             len = MAX_RW_COUNT_ - total;
         total += len;
-        s->riov[i] = (struct iovec){.iov_base = (void *)(uintptr_t)base, .iov_len = len};
+        riov[i] = (struct iovec){.iov_base = (void *)(uintptr_t)base, .iov_len = len};
     }
     *ret_total = total;
     return 0;
@@ -160,7 +171,7 @@ static int read_iovecs(const struct remote *r, const struct emu_call *c, uint64_
 
 /* net/compat.c __get_compat_msghdr() / net/socket.c copy_msghdr_from_user(), for entry @i. */
 static int read_entry(const struct remote *r, const struct emu_call *c, uint32_t i,
-                      struct emu_scratch *s, struct entry *ret)
+                      struct iovec *riov, struct entry *ret)
 {
     struct entry e = {.hdr = c->mmsg + (uint64_t)i * hdr_stride(c)};
     uint64_t iov, iovlen;
@@ -200,7 +211,7 @@ static int read_entry(const struct remote *r, const struct emu_call *c, uint32_t
     if (iovlen > UIO_MAXIOV_)
         return -EMSGSIZE;
     e.n_iov = (size_t)iovlen;
-    err = read_iovecs(r, c, iov, e.n_iov, s, &e.total);
+    err = read_iovecs(r, c, iov, e.n_iov, riov, &e.total);
     if (err < 0)
         return err;
     *ret = e;
@@ -479,6 +490,45 @@ static int write_timeout(const struct remote *r, const struct emu_call *c, uint6
     return remote_write(r, c->timeout, &t, sizeof(t));
 }
 
+/* Receive one datagram for entry k when entry k+1 is known to fail decoding with @next_err.
+ *
+ * The kernel would receive entry k, fail on entry k+1, return k+1 and store the error as the
+ * socket's pending error (spec 14), which user space cannot set. So the broker asks its own
+ * kernel to do exactly that on the shared socket: a native two-entry recvmmsg whose first entry is
+ * the broker's buffers and whose second fails the same way (an unreadable header for EFAULT, a
+ * negative namelen for EINVAL, iovlen 1025 for EMSGSIZE). @rem, if not NULL, is the caller's
+ * remaining timeout: when it runs out after entry k, the kernel stops before entry k+1 as it
+ * would have for the caller. Return: bytes of entry k's datagram (@nm updated like recvmsg());
+ * -errno (no datagram was taken, nothing was stored). */
+static ssize_t recv_mirrored(int sockfd, struct msghdr *nm, int next_err, int nflags,
+                             const struct timespec *rem, struct emu_scratch *s)
+{
+    char *page_end = s->trap + TRAP_PAGE;
+    struct mmsghdr *v;
+    struct timespec t;
+    int n;
+
+    v = (struct mmsghdr *)(page_end - (next_err == -EFAULT ? 1 : 2) * sizeof(*v));
+    v[0] = (struct mmsghdr){.msg_hdr = *nm};
+    if (next_err != -EFAULT) {
+        v[1] = (struct mmsghdr){0};
+        if (next_err == -EMSGSIZE) {
+            v[1].msg_hdr.msg_iovlen = UIO_MAXIOV_ + 1;
+        } else {
+            /* net/socket.c copy_msghdr_from_user(): a named message with namelen < 0. */
+            v[1].msg_hdr.msg_name = v;
+            v[1].msg_hdr.msg_namelen = (socklen_t)-1;
+        }
+    }
+    if (rem)
+        t = *rem;
+    n = recvmmsg(sockfd, v, 2, nflags, rem ? &t : NULL);
+    if (n < 0)
+        return -errno;
+    *nm = v[0].msg_hdr;
+    return (ssize_t)v[0].msg_len;
+}
+
 int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockfd,
                      const struct emu_caps *caps, uint64_t start_ns, struct emu_scratch *s)
 {
@@ -530,9 +580,10 @@ int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockf
         struct cmsg_out co;
         uint64_t entry_start = emu_now_ns();
         size_t ncontrol = 0;
+        int next_err, nflags;
         ssize_t n;
 
-        err = read_entry(r, c, (uint32_t)datagrams, s, &e);
+        err = read_entry(r, c, (uint32_t)datagrams, s->riov, &e);
         if (err < 0)
             break;
         co = (struct cmsg_out){
@@ -549,6 +600,18 @@ int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockf
             if (ncontrol > EMU_CONTROL_MAX)
                 ncontrol = EMU_CONTROL_MAX;
         }
+        /* Will the entry after this one fail to decode? Reading it early is invisible to the
+         * caller (our reads never fault it), and it is read again, lazily, if it is reached. */
+        next_err = 0;
+        if ((uint32_t)datagrams + 1 < vlen) {
+            struct entry next;
+
+            next_err = read_entry(r, c, (uint32_t)datagrams + 1, s->riov_probe, &next);
+            if (next_err == -ESRCH) {
+                err = next_err;
+                break;
+            }
+        }
         for (;;) {
             uint64_t deadline = cap_ns;
 
@@ -561,8 +624,18 @@ int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockf
                 .msg_control = ncontrol ? s->control : NULL,
                 .msg_controllen = ncontrol,
             };
-            n = recvmsg(sockfd, &nm,
-                        (int)((flags & ~MSG_WAITFORONE) | MSG_DONTWAIT | MSG_CMSG_CLOEXEC));
+            nflags = (int)((flags & ~MSG_WAITFORONE) | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+            if (next_err < 0) {
+                struct timespec rem;
+                uint64_t now = emu_now_ns(), left = now < end_ns ? end_ns - now : 0;
+
+                rem = (struct timespec){(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
+                n = recv_mirrored(sockfd, &nm, next_err, nflags, c->timeout ? &rem : NULL, s);
+                if (n < 0)
+                    errno = (int)-n;
+            } else {
+                n = recvmsg(sockfd, &nm, nflags);
+            }
             if (n >= 0)
                 break;
             err = -errno;
@@ -597,13 +670,15 @@ int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockf
         }
         if (nm.msg_flags & MSG_OOB)
             break;
+        /* The native call already met the next entry's error and stored it on the socket. */
+        if (next_err < 0)
+            break;
     }
 
     if (datagrams == 0)
         return err;
-    /* An error after entry 0 is not returned; the kernel would also store it as the socket's
-     * pending error unless it is EAGAIN (spec 14). User space cannot set sk_err: this first cut
-     * drops it (docs/emulation.md). */
+    /* An error after entry 0 is not returned (spec 14). A decoding error of a later entry was
+     * stored on the socket by recv_mirrored(); see docs/emulation.md for the rest. */
     if (c->timeout) {
         err = write_timeout(r, c, rem_ns);
         if (err < 0)

@@ -38,10 +38,12 @@ struct emu_caps {
 #define EMU_PAYLOAD_MAX (4u << 20)
 #define EMU_CONTROL_MAX (64u << 10)
 struct emu_scratch {
-    char *payload;  /* EMU_PAYLOAD_MAX */
-    char *control;  /* native control, EMU_CONTROL_MAX */
-    char *ucontrol; /* the caller-layout control being built, EMU_CONTROL_MAX */
-    struct iovec riov[UIO_MAXIOV_];
+    char *payload;                  /* EMU_PAYLOAD_MAX */
+    char *control;                  /* native control, EMU_CONTROL_MAX */
+    char *ucontrol;                 /* the caller-layout control being built, EMU_CONTROL_MAX */
+    struct iovec riov[UIO_MAXIOV_]; /* the current entry's iovecs (caller addresses) */
+    struct iovec riov_probe[UIO_MAXIOV_]; /* the next entry's, when probing it */
+    char *trap;                           /* one page, then one PROT_NONE page */
 };
 
 int emu_scratch_init(struct emu_scratch *s);
