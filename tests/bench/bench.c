@@ -202,10 +202,10 @@ static int recv_fd(int sock)
 }
 
 /* The minimal supervisor: poll, RECV, SEND -EAGAIN, until the last filtered task is gone
- * (POLLHUP). It waits in poll() like mmsgate's epoll loop, not in a blocking RECV: with
- * SYNC_WAKE_UP the kernel wakes poll waiters on the caller's CPU (kernel/seccomp.c
- * seccomp_do_user_notification(): wake_up_poll_on_current_cpu()), while a task blocked in RECV
- * is woken by up() on the request semaphore, which the flag does not change. */
+ * (POLLHUP). It waits in poll() because mmsgate waits in epoll, so both pay the same kind of
+ * wait. With SYNC_WAKE_UP the caller wakes the listener's wait queue on its own CPU
+ * (kernel/seccomp.c seccomp_do_user_notification(): wake_up_poll_on_current_cpu()) and SEND
+ * completes the caller on the supervisor's CPU (complete_on_current_cpu()). */
 static int supervise(int listener, bool sync)
 {
     struct seccomp_notif_sizes sizes = {0};
