@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Signals, blocking and nothing lost: sig32 (i386, raw recvmmsg_time32) run under "mmsgate run"
+ * with an emulate-everything policy, and natively where the kernel is the reference. */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <criterion/new/assert.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MMSGATE_BIN
+#error "MMSGATE_BIN must be defined by the build"
+#endif
+#ifndef SIG32_BIN
+#error "SIG32_BIN must be defined by the build"
+#endif
+
+/* criterion's eq(str, ...) takes char *; -Wwrite-strings makes literals const. */
+#pragma GCC diagnostic ignored "-Wcast-qual"
+#pragma GCC diagnostic ignored "-Wdiscarded-qualifiers"
+
+#define EMULATE_ALL "{\"version\":1,\"default\":{\"action\":\"emulate\"}}\n"
+
+/* ---- one subprocess with stdin and merged stdout/stderr ---------------------------------- */
+
+struct run {
+    pid_t pid;
+    int in_fd;
+    int out_fd;
+    char *out;
+    size_t len, cap;
+    char policy[64];
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail */
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Start sig32 ARGS..., under mmsgate with the emulate-everything policy if @gate. */
+static void run_start(struct run *r, bool gate, const char *const args[])
+{
+    const char *argv[32];
+    int in[2], out[2], n = 0;
+
+    *r = (struct run){.pid = -1, .in_fd = -1, .out_fd = -1};
+    if (gate) {
+        int fd;
+
+        (void)snprintf(r->policy, sizeof(r->policy), "/tmp/mmsg-signals-XXXXXX");
+        fd = mkstemp(r->policy);
+        cr_assert(ge(int, fd, 0));
+        cr_assert(eq(sz, (size_t)write(fd, EMULATE_ALL, strlen(EMULATE_ALL)), strlen(EMULATE_ALL)));
+        (void)close(fd); /* written; nothing to act on */
+        argv[n++] = MMSGATE_BIN;
+        argv[n++] = "run";
+        argv[n++] = "--policy";
+        argv[n++] = r->policy;
+        argv[n++] = "--";
+    }
+    argv[n++] = SIG32_BIN;
+    for (size_t i = 0; args[i] && n < 31; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    cr_assert(eq(int, pipe2(in, O_CLOEXEC), 0));
+    cr_assert(eq(int, pipe2(out, O_CLOEXEC), 0));
+    r->pid = fork();
+    cr_assert(ge(int, r->pid, 0));
+    if (r->pid == 0) {
+        (void)setpgid(0, 0);
+        if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(out[1], 2) < 0)
+            _exit(126);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    (void)setpgid(r->pid, r->pid); /* races the child's own call; either wins */
+    (void)close(in[0]);
+    (void)close(out[1]);
+    r->in_fd = in[1];
+    r->out_fd = out[0];
+    r->cap = 4096;
+    r->out = calloc(1, r->cap);
+    cr_assert(not(eq(ptr, r->out, NULL)));
+}
+
+/* Read what is available within @timeout_ms; false at EOF. */
+static bool run_read(struct run *r, int timeout_ms)
+{
+    struct pollfd p = {.fd = r->out_fd, .events = POLLIN};
+    ssize_t n;
+
+    if (r->out_fd < 0)
+        return false;
+    if (poll(&p, 1, timeout_ms) <= 0)
+        return true;
+    if (r->len + 4096 + 1 > r->cap) {
+        r->cap *= 2;
+        r->out = realloc(r->out, r->cap);
+        cr_assert(not(eq(ptr, r->out, NULL)));
+    }
+    n = read(r->out_fd, r->out + r->len, r->cap - r->len - 1);
+    if (n <= 0) {
+        (void)close(r->out_fd);
+        r->out_fd = -1;
+        return false;
+    }
+    r->len += (size_t)n;
+    r->out[r->len] = 0;
+    return true;
+}
+
+__attribute__((unused)) static bool run_wait_for(struct run *r, const char *needle, int timeout_ms)
+{
+    int64_t end = mono_ms() + timeout_ms;
+
+    while (!strstr(r->out, needle)) {
+        int64_t left = end - mono_ms();
+
+        if (left <= 0 || !run_read(r, (int)(left < 100 ? left : 100)))
+            return strstr(r->out, needle) != NULL;
+    }
+    return true;
+}
+
+/* Read to EOF and reap; kill the group after @timeout_ms. Exit code, 128+N, or -1 (timeout). */
+static int run_finish(struct run *r, int timeout_ms)
+{
+    int64_t end = mono_ms() + timeout_ms;
+    int status = 0;
+
+    while (r->out_fd >= 0 && mono_ms() < end)
+        (void)run_read(r, 100);
+    if (r->out_fd >= 0) {
+        (void)kill(-r->pid, SIGKILL);
+        (void)waitpid(r->pid, &status, 0);
+        r->pid = -1;
+        cr_log_error("timed out; output so far:\n%s", r->out);
+        return -1;
+    }
+    (void)waitpid(r->pid, &status, 0);
+    r->pid = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void run_done(struct run *r)
+{
+    if (r->pid > 0) {
+        (void)kill(-r->pid, SIGKILL);
+        (void)waitpid(r->pid, NULL, 0);
+    }
+    if (r->in_fd >= 0)
+        (void)close(r->in_fd);
+    if (r->out_fd >= 0)
+        (void)close(r->out_fd);
+    if (r->policy[0])
+        (void)unlink(r->policy);
+    free(r->out);
+    *r = (struct run){.pid = -1, .in_fd = -1, .out_fd = -1};
+}
+
+/* The line of @out starting with @prefix, copied into @buf; false if none. */
+static bool line_of(const char *out, const char *prefix, char *buf, size_t buf_len)
+{
+    size_t plen = strlen(prefix);
+
+    for (const char *p = out; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        if (strncmp(p, prefix, plen) == 0) {
+            size_t n = strcspn(p, "\n");
+
+            if (n >= buf_len)
+                n = buf_len - 1;
+            memcpy(buf, p, n);
+            buf[n] = 0;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* " key=NUMBER" in @line; LLONG_MIN if absent. */
+static long long field(const char *line, const char *key)
+{
+    char pat[64];
+    const char *p;
+
+    (void)snprintf(pat, sizeof(pat), " %s=", key);
+    p = strstr(line, pat);
+    if (!p)
+        return -1000000000LL;
+    return strtoll(p + strlen(pat), NULL, 10);
+}
+
+/* ---- 1. no datagram lost under a SIGUSR1 flood ------------------------------------------- */
+
+#define NOLOSS_COUNT "100000"
+#define NOLOSS_PERIOD_US "100"
+
+static void noloss(const char *family, bool restart, const char *target, const char *timeout)
+{
+    const char *args[] = {"noloss",         family,  restart ? "restart" : "norestart",
+                          target,           timeout, NOLOSS_COUNT,
+                          NOLOSS_PERIOD_US, NULL};
+    struct run r;
+    char line[512];
+    int code;
+
+    run_start(&r, true, args);
+    code = run_finish(&r, 90000);
+    cr_log_info("%s %s %s %s: %s", family, restart ? "SA_RESTART" : "no SA_RESTART", target,
+                timeout, line_of(r.out, "noloss ", line, sizeof(line)) ? line : r.out);
+    fprintf(stderr, "signals: noloss %s %s %s %s: %s\n", family,
+            restart ? "SA_RESTART" : "no-SA_RESTART", target, timeout, line);
+    cr_assert(eq(int, code, 0), "exit code; output:\n%s", r.out);
+    cr_assert(line_of(r.out, "noloss ", line, sizeof(line)), "no result line:\n%s", r.out);
+    cr_expect(eq(i64, field(line, "received"), field(line, "expected")));
+    cr_expect(eq(i64, field(line, "expected"), atoll(NOLOSS_COUNT)));
+    cr_expect(eq(i64, field(line, "dup"), 0));
+    cr_expect(eq(i64, field(line, "gap"), 0));
+    cr_expect(eq(i64, field(line, "reordered"), 0));
+    cr_expect(eq(i64, field(line, "other"), 0), "unexpected errors: %s", line);
+    cr_expect(gt(i64, field(line, "signals"), 1000), "the flood did not reach the receiver");
+    if (!restart)
+        cr_expect(gt(i64, field(line, "eintr"), 0), "no interruption surfaced as EINTR");
+    else
+        cr_expect(eq(i64, field(line, "eintr"), 0), "SA_RESTART, yet EINTR: %s", line);
+    run_done(&r);
+}
+
+Test(noloss, unix_process_signals_sa_restart, .timeout = 100)
+{
+    noloss("unix", true, "proc", "notimeout");
+}
+
+Test(noloss, unix_process_signals_no_sa_restart, .timeout = 100)
+{
+    noloss("unix", false, "proc", "notimeout");
+}
+
+Test(noloss, unix_tgkill_no_sa_restart, .timeout = 100)
+{
+    noloss("unix", false, "thread", "notimeout");
+}
+
+Test(noloss, unix_tgkill_sa_restart_timeout, .timeout = 100)
+{
+    noloss("unix", true, "thread", "timeout");
+}
+
+Test(noloss, udp_process_signals_sa_restart_timeout, .timeout = 100)
+{
+    noloss("udp", true, "proc", "timeout");
+}
+
+Test(noloss, udp_process_signals_no_sa_restart, .timeout = 100)
+{
+    noloss("udp", false, "proc", "notimeout");
+}
+
+Test(noloss, udp_tgkill_no_sa_restart_timeout, .timeout = 100)
+{
+    noloss("udp", false, "thread", "timeout");
+}
