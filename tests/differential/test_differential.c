@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The differential judge: diffcases32/64 run natively and under "mmsgate run" with a policy that
+ * emulates every call must print identical lines, case by case. A program must not be able to
+ * tell the broker from the kernel. */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef MMSGATE_BIN
+#error "MMSGATE_BIN must be defined"
+#endif
+
+/* criterion's eq(str, ...) takes char *, while -Wwrite-strings makes literals const. */
+#pragma GCC diagnostic ignored "-Wcast-qual"
+#pragma GCC diagnostic ignored "-Wdiscarded-qualifiers"
+
+struct lines {
+    char **v;
+    size_t n;
+    long reported; /* the program's final "cases N", -1 if missing */
+    int status;
+    char *buf;
+};
+
+/* Run argv with stdout captured (stderr passes through) and wait for it. */
+static int capture(const char *const argv[], struct lines *ret)
+{
+    size_t len = 0, cap = 1 << 20;
+    char *buf = malloc(cap);
+    int p[2], status;
+    pid_t pid;
+
+    if (!buf || pipe2(p, O_CLOEXEC) < 0)
+        return -errno;
+    pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        if (dup2(p[1], 1) < 0)
+            _exit(127);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    for (;;) {
+        ssize_t n;
+
+        if (cap - len < 65536) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            if (!buf)
+                return -ENOMEM;
+        }
+        n = read(p[0], buf + len, cap - len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(p[0]);
+    buf[len] = 0;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -errno;
+    *ret = (struct lines){.buf = buf, .status = status, .reported = -1};
+    for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        if (!strncmp(l, "cases ", 6)) {
+            ret->reported = strtol(l + 6, NULL, 10);
+            continue;
+        }
+        if (strncmp(l, "case ", 5))
+            continue;
+        ret->v = realloc(ret->v, (ret->n + 1) * sizeof(char *));
+        if (!ret->v)
+            return -ENOMEM;
+        ret->v[ret->n++] = l;
+    }
+    return 0;
+}
+
+static void lines_done(struct lines *l)
+{
+    free(l->v);
+    free(l->buf);
+    *l = (struct lines){0};
+}
+
+/* "case NAME route=R": the key a line is matched by. */
+static size_t key_len(const char *l)
+{
+    const char *r = strstr(l, " route=");
+    const char *sp = r ? strchr(r + 1, ' ') : NULL;
+
+    return sp ? (size_t)(sp - l) : strlen(l);
+}
+
+static const char *find(const struct lines *l, const char *line)
+{
+    size_t k = key_len(line);
+
+    for (size_t i = 0; i < l->n; i++)
+        if (key_len(l->v[i]) == k && !strncmp(l->v[i], line, k))
+            return l->v[i];
+    return NULL;
+}
+
+/* Compare two runs case by case; print every difference and the tally. Return the number of
+ * identical cases. */
+static size_t compare(const char *what, const struct lines *a, const struct lines *b,
+                      const char *a_name, const char *b_name)
+{
+    size_t same = 0;
+
+    for (size_t i = 0; i < a->n; i++) {
+        const char *other = find(b, a->v[i]);
+
+        if (other && !strcmp(other, a->v[i])) {
+            same++;
+            continue;
+        }
+        fprintf(stderr, "DIFF %s %.*s\n  %s: %s\n  %s: %s\n", what, (int)key_len(a->v[i]),
+                a->v[i], a_name, a->v[i], b_name, other ? other : "(missing)");
+    }
+    fprintf(stderr, "%s: %zu/%zu cases identical\n", what, same, a->n);
+    return same;
+}
+
+static void native_vs_emulated(const char *prog)
+{
+    const char *native[] = {prog, NULL};
+    const char *gated[] = {MMSGATE_BIN, "run", "--policy", MMSG_DIFF_POLICY, "--", prog, NULL};
+    struct lines n = {0}, e = {0};
+    size_t same;
+
+    cr_assert(eq(int, capture(native, &n), 0));
+    cr_assert(eq(int, capture(gated, &e), 0));
+    cr_assert(eq(int, WIFEXITED(n.status) ? WEXITSTATUS(n.status) : -1, 0));
+    cr_assert(eq(long, n.reported, (long)n.n), "native run: 'cases N' matches the case lines");
+    same = compare(prog, &n, &e, "native  ", "emulated");
+    cr_expect(eq(long, e.reported, n.reported), "the emulated run reports every case");
+    cr_expect(eq(int, WIFEXITED(e.status) ? WEXITSTATUS(e.status) : -1, 0));
+    cr_expect(eq(sz, e.n, n.n));
+    cr_expect(eq(sz, same, n.n), "%zu/%zu cases identical", same, n.n);
+    lines_done(&n);
+    lines_done(&e);
+}
+
+static void native_stable(const char *prog)
+{
+    const char *native[] = {prog, NULL};
+    struct lines a = {0}, b = {0};
+
+    cr_assert(eq(int, capture(native, &a), 0));
+    cr_assert(eq(int, capture(native, &b), 0));
+    cr_assert(gt(sz, a.n, 0));
+    cr_expect(eq(sz, compare("native-twice", &a, &b, "run 1", "run 2"), a.n),
+              "the normalisation hides every run-to-run variation");
+    lines_done(&a);
+    lines_done(&b);
+}
+
+/* At least 150 cases on every route: the matrix is the judge, a thin one proves little. */
+static void case_count(const char *prog, long routes)
+{
+    const char *native[] = {prog, NULL};
+    struct lines a = {0};
+
+    cr_assert(eq(int, capture(native, &a), 0));
+    cr_expect(eq(long, a.reported, (long)a.n));
+    cr_expect(eq(long, a.reported % routes, 0));
+    cr_expect(ge(long, a.reported / routes, 150), "%ld cases per route", a.reported / routes);
+    lines_done(&a);
+}
+
+Test(differential, native_runs_identical_64, .timeout = 120)
+{
+    native_stable(MMSG_DIFFCASES64);
+}
+
+Test(differential, native_runs_identical_32, .timeout = 120)
+{
+    native_stable(MMSG_DIFFCASES32);
+}
+
+Test(differential, case_count_64, .timeout = 120)
+{
+    case_count(MMSG_DIFFCASES64, 1);
+}
+
+Test(differential, case_count_32, .timeout = 120)
+{
+    case_count(MMSG_DIFFCASES32, 3);
+}
+
+Test(differential, emulated_identical_64, .timeout = 600)
+{
+    native_vs_emulated(MMSG_DIFFCASES64);
+}
+
+Test(differential, emulated_identical_32, .timeout = 600)
+{
+    native_vs_emulated(MMSG_DIFFCASES32);
+}
