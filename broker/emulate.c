@@ -530,7 +530,8 @@ static ssize_t recv_mirrored(int sockfd, struct msghdr *nm, int next_err, int nf
 }
 
 int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockfd,
-                     const struct emu_caps *caps, uint64_t start_ns, struct emu_scratch *s)
+                     const struct emu_caps *caps, uint64_t start_ns, bool may_wait,
+                     struct emu_scratch *s)
 {
     uint32_t flags = c->flags & ~caps->clear_flags, vlen = c->vlen;
     uint64_t end_ns = 0, cap_ns = 0, rem_ns = 0;
@@ -558,12 +559,6 @@ int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockf
     if (caps->timeout_cap_ms >= 0)
         cap_ns = start_ns + (uint64_t)caps->timeout_cap_ms * 1000000u;
 
-    /* do_recvmmsg() fetches and clears a pending socket error before the first entry, even
-     * for vlen 0: a native call with vlen 0 on our duplicate (same open file) does exactly
-     * that. */
-    if (recvmmsg(sockfd, NULL, 0, (int)(flags & ~MSG_WAITFORONE), NULL) < 0)
-        return -errno;
-
     /* O_NONBLOCK and SO_RCVTIMEO live on the shared open file / socket: read them from ours. */
     fl = fcntl(sockfd, F_GETFL);
     if (fl < 0)
@@ -572,6 +567,16 @@ int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockf
         return -errno;
     has_rcvtimeo = rcvtimeo.tv_sec || rcvtimeo.tv_usec;
     nonblock = (flags & MSG_DONTWAIT) || (fl & O_NONBLOCK);
+    /* Without a context of its own (may_wait false) the call may only wait before entry 0,
+     * where giving up takes nothing from the socket: after that it must never block. */
+    if (!may_wait && !nonblock && !(flags & MSG_WAITFORONE) && vlen > 1)
+        return -EMU_WOULD_WAIT;
+
+    /* do_recvmmsg() fetches and clears a pending socket error before the first entry, even
+     * for vlen 0: a native call with vlen 0 on our duplicate (same open file) does exactly
+     * that. */
+    if (recvmmsg(sockfd, NULL, 0, (int)(flags & ~MSG_WAITFORONE), NULL) < 0)
+        return -errno;
 
     while ((uint32_t)datagrams < vlen) {
         struct sockaddr_storage addr;
@@ -641,6 +646,11 @@ int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockf
             err = -errno;
             if (err != -EAGAIN || nonblock)
                 break;
+            if (!may_wait) {
+                /* Only reachable at entry 0 (see above): nothing was taken yet. */
+                err = -EMU_WOULD_WAIT;
+                break;
+            }
             if (has_rcvtimeo) {
                 uint64_t t = entry_start + (uint64_t)rcvtimeo.tv_sec * 1000000000u +
                              (uint64_t)rcvtimeo.tv_usec * 1000u;

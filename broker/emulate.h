@@ -34,6 +34,9 @@ struct emu_caps {
     uint32_t clear_flags;
 };
 
+/* Not an errno: emu_recvmmsg() would have to block and was told not to. */
+#define EMU_WOULD_WAIT 4096
+
 /* Per-worker buffers, allocated once (no allocation per notification). */
 #define EMU_PAYLOAD_MAX (4u << 20)
 #define EMU_CONTROL_MAX (64u << 10)
@@ -59,14 +62,18 @@ int emu_read_timeout(const struct remote *r, struct emu_call *c);
  * @sockfd:   the broker's duplicate of c->fd, or the -errno remote_getfd() gave (-EBADF)
  * @caps:     the policy's caps
  * @start_ns: CLOCK_MONOTONIC time the notification was received; the cap counts from it
- * @s:        this worker's scratch buffers
+ * @may_wait: whether this thread may block waiting for datagrams; when false, a call that
+ *            would have to wait returns -EMU_WOULD_WAIT having taken nothing from the socket
+ * @s:        this thread's scratch buffers
  *
  * Return: the count the caller's call returns (>= 0), or the negative errno it fails with,
  * -ERESTARTSYS_ when a signal for the caller interrupted the wait before any datagram (the
- * kernel then restarts the call or fails it with EINTR, as it would have itself).
+ * kernel then restarts the call or fails it with EINTR, as it would have itself), or
+ * -EMU_WOULD_WAIT (see @may_wait).
  */
 int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockfd,
-                     const struct emu_caps *caps, uint64_t start_ns, struct emu_scratch *s);
+                     const struct emu_caps *caps, uint64_t start_ns, bool may_wait,
+                     struct emu_scratch *s);
 
 uint64_t emu_now_ns(void);
 

@@ -72,6 +72,7 @@ struct mmsg_broker {
     int agent_fd; /* OCI listenerPath socket, -1 when none */
     struct seccomp_notif_sizes sizes;
     struct seccomp_notif *req;
+    struct emu_scratch inline_scratch; /* for emulations that cannot block, on this thread */
 
     pthread_mutex_t lock;
     pthread_cond_t work;
@@ -166,7 +167,7 @@ static void job_emulate(struct mmsg_broker *b, struct job *j, struct emu_scratch
 {
     int64_t ret;
 
-    ret = emu_recvmmsg(&j->remote, &j->call, j->sockfd, &j->caps, j->start_ns, s);
+    ret = emu_recvmmsg(&j->remote, &j->call, j->sockfd, &j->caps, j->start_ns, true, s);
     /* ESRCH / ENOENT: the caller died or the call was withdrawn; the reply below then fails
      * with ENOENT, which is routine. */
     job_reply(b, j, ret, "emulate");
@@ -513,6 +514,14 @@ emulate:
     err = remote_check(&j->remote);
     if (err < 0)
         goto fail;
+    /* A call that cannot block is emulated right here: handing it to a worker would cost a
+     * thread wake-up, often on another CPU (tests/bench). */
+    ret = emu_recvmmsg(&j->remote, &j->call, j->sockfd, &j->caps, j->start_ns, false,
+                       &b->inline_scratch);
+    if (ret != -EMU_WOULD_WAIT) {
+        enforcement = "emulate";
+        goto respond;
+    }
     pthread_mutex_lock(&b->lock);
     err = enqueue_locked(b, j);
     pthread_mutex_unlock(&b->lock);
@@ -597,6 +606,9 @@ int mmsg_broker_new(const struct mmsg_broker_options *opts, struct mmsg_broker *
         r = -ENOMEM;
         goto fail;
     }
+    r = emu_scratch_init(&b->inline_scratch);
+    if (r < 0)
+        goto fail;
     for (unsigned i = 0; i < MAX_JOBS; i++) {
         b->jobs[i].next = b->free_jobs;
         b->free_jobs = &b->jobs[i];
@@ -641,6 +653,7 @@ struct mmsg_broker *mmsg_broker_free(struct mmsg_broker *b)
     b->audit = audit_close(b->audit);
     pthread_mutex_destroy(&b->lock);
     pthread_cond_destroy(&b->work);
+    emu_scratch_done(&b->inline_scratch);
     free(b->workers);
     free(b->jobs);
     free(b->req);
