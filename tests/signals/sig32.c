@@ -45,9 +45,15 @@ static long recvmmsg32(int fd, struct mmsghdr *v, unsigned vlen, unsigned flags,
 
 static uint32_t n_handled; /* SIGUSR1 handler runs, updated atomically */
 
+static volatile int64_t first_handled_ms; /* CLOCK_MONOTONIC; read by the main thread only */
+
 static void on_usr1(int sig)
 {
+    struct timespec ts;
+
     (void)sig;
+    if (!first_handled_ms && clock_gettime(CLOCK_MONOTONIC, &ts) == 0)
+        first_handled_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     __atomic_add_fetch(&n_handled, 1, __ATOMIC_RELAXED);
 }
 
@@ -391,7 +397,8 @@ static void print_call(const char *tag, long r, int err, struct mmsghdr *vec, ch
  *   idle-restart  idle-eintr  idle-rcvtimeo  idle-stop
  *   batch-restart batch-eintr batch-rcvtimeo
  * idle: nothing queued, one SIGUSR1 (SIGSTOP+SIGCONT for idle-stop) while the call waits, then
- * a datagram "late". batch: vlen 4 with "d0","d1" queued, the signal while entry 2 waits. */
+ * datagrams "late" and "tail". batch: vlen 4 with "d0","d1" queued, the signal while entry 2 waits.
+ */
 static int mode_restart(int argc, char **argv)
 {
     if (argc != 2) {
@@ -438,7 +445,9 @@ static int mode_restart(int argc, char **argv)
 
             (void)kill(me, SIGSTOP);
             (void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)me);
-            for (int i = 0; i < 1000; i++) {
+            bool stopped = false;
+
+            for (int i = 0; i < 1000 && !stopped; i++) {
                 int fd = open(path, O_RDONLY | O_CLOEXEC);
                 ssize_t n = fd >= 0 ? read(fd, st, sizeof(st) - 1) : -1;
                 const char *p;
@@ -447,10 +456,12 @@ static int mode_restart(int argc, char **argv)
                     (void)close(fd); /* read-only file */
                 st[n > 0 ? n : 0] = 0;
                 p = strrchr(st, ')');
-                if (p && p[1] == ' ' && p[2] == 'T')
-                    break;
-                sleep_us(2000);
+                stopped = p && p[1] == ' ' && p[2] == 'T';
+                if (!stopped)
+                    sleep_us(2000);
             }
+            printf("helper stopped=%s\n", stopped ? "yes" : "no");
+            fflush(stdout);
             sleep_us(100000);
             (void)kill(me, SIGCONT);
         } else {
@@ -458,6 +469,7 @@ static int mode_restart(int argc, char **argv)
         }
         sleep_us(300000);
         xsend(sv[1], "late", 4);
+        xsend(sv[1], "tail", 4);
         _exit(0);
     }
     for (int i = 0; i < 4; i++) {
@@ -468,7 +480,17 @@ static int mode_restart(int argc, char **argv)
     t0 = now_ms();
     r = recvmmsg32(sv[0], vec, batch ? 4 : 1, 0, NULL);
     print_call("call1", r, errno, vec, bufs);
-    printf("call1_waited=%s\n", now_ms() - t0 >= 400 ? "long" : "short");
+    {
+        int64_t t1 = now_ms();
+
+        printf("call1_waited=%s\n", t1 - t0 >= 400 ? "long" : "short");
+        /* A restarted call returns with the datagram sent 300 ms after the signal; the
+         * handler must have run when the signal came, not when the datagram did. */
+        if (restart && !batch && !stop && !rcvtimeo)
+            printf("call1_handler=%s\n", first_handled_ms && first_handled_ms + 150 <= t1
+                                             ? "while-waiting"
+                                             : "at-return");
+    }
     if (batch) {
         int soerr = -1;
         socklen_t len = sizeof(soerr);
@@ -481,7 +503,8 @@ static int mode_restart(int argc, char **argv)
             die("SO_ERROR");
         printf("so_error=%d\n", soerr);
     }
-    /* Whatever is still to come must not have been lost. */
+    /* Whatever is still to come must not have been lost: "late" if call1 did not get it,
+     * else "tail". */
     r = recvmmsg32(sv[0], vec, 1, 0, NULL);
     while (r < 0 && errno == EINTR)
         r = recvmmsg32(sv[0], vec, 1, 0, NULL);

@@ -273,3 +273,136 @@ Test(noloss, udp_tgkill_no_sa_restart_timeout, .timeout = 100)
 {
     noloss("udp", false, "thread", "timeout");
 }
+
+/* ---- 2. restart semantics: the broker against the kernel --------------------------------- */
+
+/* @out without the broker's own log lines, which only the gated run has. */
+static char *result_lines(const char *out)
+{
+    char *res = calloc(1, strlen(out) + 1);
+    size_t n = 0;
+
+    cr_assert(not(eq(ptr, res, NULL)));
+    for (const char *p = out; *p;) {
+        size_t len = strcspn(p, "\n");
+
+        if (strncmp(p, "mmsgate:", 8) != 0) {
+            memcpy(res + n, p, len);
+            n += len;
+            res[n++] = '\n';
+        }
+        p += len + (p[len] == '\n');
+    }
+    res[n] = 0;
+    return res;
+}
+
+/* Run "restart @scenario" natively and under mmsgate; check the native run against @native
+ * (what the kernel does, line prefixes in order) and the gated run line by line against the
+ * native one. */
+static void restart_case(const char *scenario, const char *const native[])
+{
+    const char *args[] = {"restart", scenario, NULL};
+    struct run rn, rg;
+    char *nat, *gat, *pn, *pg;
+    int code;
+
+    run_start(&rn, false, args);
+    code = run_finish(&rn, 20000);
+    cr_assert(eq(int, code, 0), "native run; output:\n%s", rn.out);
+    run_start(&rg, true, args);
+    code = run_finish(&rg, 20000);
+    cr_assert(eq(int, code, 0), "gated run; output:\n%s", rg.out);
+    nat = result_lines(rn.out);
+    gat = result_lines(rg.out);
+    cr_log_info("restart %s native:\n%sgated:\n%s", scenario, nat, gat);
+    fprintf(stderr, "signals: restart %s\n  native: %s  gated:  %s", scenario, nat, gat);
+
+    /* The kernel's behaviour, so that a change of reference does not go unnoticed. */
+    pn = nat;
+    for (size_t i = 0; native[i]; i++) {
+        size_t len = strcspn(pn, "\n");
+
+        cr_assert(eq(int, strncmp(pn, native[i], strlen(native[i])), 0),
+                  "native line %zu is \"%.*s\", expected \"%s...\"", i, (int)len, pn, native[i]);
+        pn += len + (pn[len] == '\n');
+    }
+    /* The broker, line by line. */
+    pn = nat;
+    pg = gat;
+    while (*pn || *pg) {
+        size_t ln = strcspn(pn, "\n"), lg = strcspn(pg, "\n");
+
+        cr_expect(ln == lg && strncmp(pn, pg, ln) == 0,
+                  "restart %s: native \"%.*s\" but under mmsgate \"%.*s\"", scenario, (int)ln, pn,
+                  (int)lg, pg);
+        pn += ln + (pn[ln] == '\n');
+        pg += lg + (pg[lg] == '\n');
+    }
+    free(nat);
+    free(gat);
+    run_done(&rn);
+    run_done(&rg);
+}
+
+/* SA_RESTART: the handler runs while the call waits, the call is restarted and returns the
+ * datagram that came 300 ms later. */
+Test(restart, idle_sa_restart_restarts, .timeout = 30)
+{
+    const char *const native[] = {"call1 ret=1 errno=0 data=late signals=1", "call1_waited=long",
+                                  "call1_handler=while-waiting",
+                                  "last ret=1 errno=0 data=tail signals=1", NULL};
+    restart_case("idle-restart", native);
+}
+
+/* No SA_RESTART: -1/EINTR at once, and the later datagram is still there. */
+Test(restart, idle_no_sa_restart_eintr, .timeout = 30)
+{
+    const char *const native[] = {"call1 ret=-1 errno=4 data= signals=1", "call1_waited=short",
+                                  "last ret=1 errno=0 data=late signals=1", NULL};
+    restart_case("idle-eintr", native);
+}
+
+/* SO_RCVTIMEO set: sock_intr_errno() gives EINTR even with SA_RESTART. */
+Test(restart, idle_rcvtimeo_eintr_despite_sa_restart, .timeout = 30)
+{
+    const char *const native[] = {"call1 ret=-1 errno=4 data= signals=1", "call1_waited=short",
+                                  "last ret=1 errno=0 data=late signals=1", NULL};
+    restart_case("idle-rcvtimeo", native);
+}
+
+/* No handler: SIGSTOP stops the caller mid-call, SIGCONT restarts the call. */
+Test(restart, idle_sigstop_sigcont_restarts, .timeout = 30)
+{
+    const char *const native[] = {"helper stopped=yes", "call1 ret=1 errno=0 data=late signals=0",
+                                  "call1_waited=long", "last ret=1 errno=0 data=tail signals=0",
+                                  NULL};
+    restart_case("idle-stop", native);
+}
+
+/* vlen 4 with 2 queued, signal while entry 2 waits: the call returns 2, and the kernel stores
+ * sk_err = ERESTARTSYS (spec rule 14), which the next call reports as errno 512. */
+Test(restart, batch_sa_restart_returns_count_then_512, .timeout = 30)
+{
+    const char *const native[] = {"call1 ret=2 errno=0 data=d0,d1 signals=1", "call1_waited=short",
+                                  "call2 ret=-1 errno=512 data= signals=1",   "so_error=0",
+                                  "last ret=1 errno=0 data=late signals=1",   NULL};
+    restart_case("batch-restart", native);
+}
+
+Test(restart, batch_no_sa_restart_returns_count_then_512, .timeout = 30)
+{
+    const char *const native[] = {"call1 ret=2 errno=0 data=d0,d1 signals=1", "call1_waited=short",
+                                  "call2 ret=-1 errno=512 data= signals=1",   "so_error=0",
+                                  "last ret=1 errno=0 data=late signals=1",   NULL};
+    restart_case("batch-eintr", native);
+}
+
+/* With SO_RCVTIMEO the stored error is EINTR instead. */
+Test(restart, batch_rcvtimeo_returns_count_then_eintr, .timeout = 30)
+{
+    const char *const native[] = {"call1 ret=2 errno=0 data=d0,d1 signals=1", "call1_waited=short",
+                                  "call2 ret=-1 errno=4 data= signals=1",     "so_error=0",
+                                  "last ret=1 errno=0 data=late signals=1",   NULL};
+    restart_case("batch-rcvtimeo", native);
+}
