@@ -105,18 +105,18 @@ enum iovm {
 enum ctlm {
     CTL_NULL, /* control NULL, controllen 0 */
     CTL_AMPLE_,
-    CTL_EXACT,  /* sum of CMSG_SPACE of what one datagram brings */
-    CTL_LEN,    /* exact minus the last message's alignment padding */
-    CTL_SHORT,  /* CTL_LEN - 1 */
-    CTL_HDR,    /* sizeof(struct cmsghdr) */
-    CTL_SMALL,  /* 4 */
-    CTL_ZERO,   /* non-NULL, controllen 0 */
+    CTL_EXACT,   /* sum of CMSG_SPACE of what one datagram brings */
+    CTL_LEN,     /* exact minus the last message's alignment padding */
+    CTL_SHORT,   /* CTL_LEN - 1 */
+    CTL_HDR,     /* sizeof(struct cmsghdr) */
+    CTL_SMALL,   /* 4 */
+    CTL_ZERO,    /* non-NULL, controllen 0 */
     CTL_NULLLEN, /* NULL, controllen 64 */
     CTL_FDROOM2, /* CMSG_SPACE(2 * sizeof(int)) */
     CTL_MAX_,
 };
 
-static const char *const ctl_names[] = {"null", "ample", "exact", "len", "short",
+static const char *const ctl_names[] = {"null", "ample", "exact", "len",     "short",
                                         "hdr",  "small", "zero",  "nulllen", "room2"};
 
 enum tmo {
@@ -129,9 +129,9 @@ enum tmo {
 
 enum fault {
     F_NONE,
-    F_HDR_NOREAD, /* header i on a PROT_NONE page */
-    F_HDR_RO,     /* header i on a read-only page */
-    F_IOV_NOREAD, /* msg_iov of entry i is PROT_NONE */
+    F_HDR_NOREAD,  /* header i on a PROT_NONE page */
+    F_HDR_RO,      /* header i on a read-only page */
+    F_IOV_NOREAD,  /* msg_iov of entry i is PROT_NONE */
     F_IOV_PARTIAL, /* entry i has two iovecs, the second on a PROT_NONE page */
     F_PAYLOAD_RO,
     F_PAYLOAD_NONE,
@@ -165,11 +165,11 @@ struct dc {
     char name[64];
     enum sk sk;
     int n_dgram;
-    int dgram_len;   /* 0: 16 */
-    int first_len;   /* 0: dgram_len */
+    int dgram_len; /* 0: 16 */
+    int first_len; /* 0: dgram_len */
     unsigned vlen;
     enum iovm iovm;
-    int iov_len;     /* 0: 64 */
+    int iov_len; /* 0: 64 */
     enum nl nl;
     enum ctlm ctl;
     uint32_t flags;
@@ -510,8 +510,10 @@ static void send_dgrams(const struct dc *c, struct setup *s, const struct sockad
             char b[CMSG_SPACE(3 * sizeof(int))];
             struct cmsghdr align;
         } u;
-        struct msghdr m = {.msg_name = (void *)(uintptr_t)to, .msg_namelen = tolen,
-                           .msg_iov = &iov, .msg_iovlen = 1};
+        struct msghdr m = {.msg_name = (void *)(uintptr_t)to,
+                           .msg_namelen = tolen,
+                           .msg_iov = &iov,
+                           .msg_iovlen = 1};
 
         if (k == 0 && c->first_len)
             len = c->first_len < 0 ? 0 : c->first_len; /* -1: an empty datagram */
@@ -576,8 +578,9 @@ static void setup_sockets(const struct dc *c, struct setup *s)
     case SK_UNIX_DGRAM:
     case SK_UNIX_SEQ:
         s->family = AF_UNIX;
-        if (socketpair(AF_UNIX, (c->sk == SK_UNIX_DGRAM ? SOCK_DGRAM : SOCK_SEQPACKET) | SOCK_CLOEXEC,
-                       0, sv) < 0)
+        if (socketpair(AF_UNIX,
+                       (c->sk == SK_UNIX_DGRAM ? SOCK_DGRAM : SOCK_SEQPACKET) | SOCK_CLOEXEC, 0,
+                       sv) < 0)
             die("socketpair");
         s->rfd = sv[0];
         s->sfd = sv[1];
@@ -757,9 +760,9 @@ static size_t name_len_of(const struct dc *c)
     case NL_SHORT:
         return 3;
     case NL_EXACT:
-        return c->sk == SK_UDP6 ? sizeof(struct sockaddr_in6)
+        return c->sk == SK_UDP6                                   ? sizeof(struct sockaddr_in6)
                : (c->sk == SK_UNIX_DGRAM || c->sk == SK_UNIX_SEQ) ? sizeof(sa_family_t)
-                                                                   : sizeof(struct sockaddr_in);
+                                                                  : sizeof(struct sockaddr_in);
     case NL_LARGE:
         return 200;
     case NL_NEG:
@@ -1062,8 +1065,8 @@ static void cmsg_data(const struct cmsghdr *cm, const unsigned char *d, size_t n
         hex(d + i, n - i);
         return;
     }
-    if (lvl == SOL_SOCKET && (typ == SO_TIMESTAMP_OLD_ || typ == SO_TIMESTAMPNS_OLD_ ||
-                              typ == SO_TIMESTAMPING_OLD_)) {
+    if (lvl == SOL_SOCKET &&
+        (typ == SO_TIMESTAMP_OLD_ || typ == SO_TIMESTAMPNS_OLD_ || typ == SO_TIMESTAMPING_OLD_)) {
         time_fields(d, n, sizeof(long));
         return;
     }
@@ -1372,48 +1375,76 @@ static void add_basic(void)
     add("udp4-vlen0", (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 0});
     add("udp4-vlen0-empty", (struct dc){.sk = SK_UDP4, .vlen = 0});
     add("udp4-vlen-lt-queued", (struct dc){.sk = SK_UDP4, .n_dgram = 5, .vlen = 2});
-    add("udp4-vlen-gt-queued-dontwait", (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 8, .flags = DW});
-    add("udp4-vlen1100-dontwait", (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 1100, .flags = DW});
+    add("udp4-vlen-gt-queued-dontwait",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 8, .flags = DW});
+    add("udp4-vlen1100-dontwait",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 1100, .flags = DW});
     add("udp4-vlen1100-waitforone",
         (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 1100, .flags = MSG_WAITFORONE});
-    add("udp4-waitforone", (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 8, .flags = MSG_WAITFORONE});
+    add("udp4-waitforone",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 8, .flags = MSG_WAITFORONE});
     add("udp4-nonblock", (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 8, .nonblock = true});
     add("udp4-nonblock-empty", (struct dc){.sk = SK_UDP4, .vlen = 4, .nonblock = true});
     add("udp4-dontwait-empty", (struct dc){.sk = SK_UDP4, .vlen = 4, .flags = DW});
     add("udp4-waitforone-empty-nonblock",
         (struct dc){.sk = SK_UDP4, .vlen = 4, .flags = MSG_WAITFORONE, .nonblock = true});
     add("udp4-rcvtimeo-empty", (struct dc){.sk = SK_UDP4, .vlen = 4, .rcvtimeo_ms = 100});
-    add("udp4-rcvtimeo-some", (struct dc){.sk = SK_UDP4, .n_dgram = 2, .vlen = 4, .rcvtimeo_ms = 100});
-    add("udp4-rcvtimeo-enough", (struct dc){.sk = SK_UDP4, .n_dgram = 4, .vlen = 4, .rcvtimeo_ms = 100});
+    add("udp4-rcvtimeo-some",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 2, .vlen = 4, .rcvtimeo_ms = 100});
+    add("udp4-rcvtimeo-enough",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 4, .vlen = 4, .rcvtimeo_ms = 100});
     add("udp4-peek", (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 3, .flags = MSG_PEEK});
-    add("udp4-peek-dontwait-vlen5", (struct dc){.sk = SK_UDP4, .n_dgram = 2, .vlen = 5, .flags = MSG_PEEK | DW});
-    add("udp4-trunc-short", (struct dc){.sk = SK_UDP4, .n_dgram = 2, .dgram_len = 100, .vlen = 2, .iov_len = 10});
-    add("udp4-truncflag-short",
-        (struct dc){.sk = SK_UDP4, .n_dgram = 2, .dgram_len = 100, .vlen = 2, .iov_len = 10, .flags = MSG_TRUNC});
-    add("udp4-truncflag-ample", (struct dc){.sk = SK_UDP4, .n_dgram = 2, .vlen = 2, .flags = MSG_TRUNC});
-    add("udp4-truncflag-peek",
-        (struct dc){.sk = SK_UDP4, .n_dgram = 1, .dgram_len = 100, .vlen = 1, .iov_len = 10, .flags = MSG_TRUNC | MSG_PEEK});
-    add("udp4-zero-len-dgram", (struct dc){.sk = SK_UDP4, .n_dgram = 2, .first_len = -1, .vlen = 2, .flags = DW});
+    add("udp4-peek-dontwait-vlen5",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 2, .vlen = 5, .flags = MSG_PEEK | DW});
+    add("udp4-trunc-short",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 2, .dgram_len = 100, .vlen = 2, .iov_len = 10});
+    add("udp4-truncflag-short", (struct dc){.sk = SK_UDP4,
+                                            .n_dgram = 2,
+                                            .dgram_len = 100,
+                                            .vlen = 2,
+                                            .iov_len = 10,
+                                            .flags = MSG_TRUNC});
+    add("udp4-truncflag-ample",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 2, .vlen = 2, .flags = MSG_TRUNC});
+    add("udp4-truncflag-peek", (struct dc){.sk = SK_UDP4,
+                                           .n_dgram = 1,
+                                           .dgram_len = 100,
+                                           .vlen = 1,
+                                           .iov_len = 10,
+                                           .flags = MSG_TRUNC | MSG_PEEK});
+    add("udp4-zero-len-dgram",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 2, .first_len = -1, .vlen = 2, .flags = DW});
     add("udp4-iov0", (struct dc){.sk = SK_UDP4, .n_dgram = 2, .vlen = 2, .iovm = IOV_NONE});
-    add("udp4-iov0-truncflag", (struct dc){.sk = SK_UDP4, .n_dgram = 2, .vlen = 2, .iovm = IOV_NONE, .flags = MSG_TRUNC});
-    add("udp4-iov-many", (struct dc){.sk = SK_UDP4, .n_dgram = 2, .dgram_len = 120, .vlen = 2, .iovm = IOV_MANY});
-    add("udp4-iov-many-short", (struct dc){.sk = SK_UDP4, .n_dgram = 2, .dgram_len = 10, .vlen = 2, .iovm = IOV_MANY});
+    add("udp4-iov0-truncflag",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 2, .vlen = 2, .iovm = IOV_NONE, .flags = MSG_TRUNC});
+    add("udp4-iov-many",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 2, .dgram_len = 120, .vlen = 2, .iovm = IOV_MANY});
+    add("udp4-iov-many-short",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 2, .dgram_len = 10, .vlen = 2, .iovm = IOV_MANY});
     add("udp4-iov1024", (struct dc){.sk = SK_UDP4, .n_dgram = 1, .vlen = 1, .iovm = IOV_1024});
     add("udp4-iov1025", (struct dc){.sk = SK_UDP4, .n_dgram = 1, .vlen = 1, .iovm = IOV_1025});
-    add("udp4-big-dgram", (struct dc){.sk = SK_UDP4, .n_dgram = 1, .dgram_len = 60000, .vlen = 1, .iov_len = 65536});
-    add("udp4-big-dgram-short", (struct dc){.sk = SK_UDP4, .n_dgram = 1, .dgram_len = 60000, .vlen = 1, .iov_len = 1000});
-    add("udp4-flag-waitall", (struct dc){.sk = SK_UDP4, .n_dgram = 2, .vlen = 2, .flags = MSG_WAITALL});
-    add("udp4-flag-oob", (struct dc){.sk = SK_UDP4, .n_dgram = 2, .vlen = 2, .flags = MSG_OOB | DW});
-    add("udp4-flag-errqueue-empty", (struct dc){.sk = SK_UDP4, .n_dgram = 2, .vlen = 2, .flags = MSG_ERRQUEUE});
-    add("udp4-flag-cmsg-compat", (struct dc){.sk = SK_UDP4, .n_dgram = 2, .vlen = 2, .flags = MSG_CMSG_COMPAT_ | DW});
-    add("udp4-flag-cloexec-nocmsg", (struct dc){.sk = SK_UDP4, .n_dgram = 2, .vlen = 2, .flags = MSG_CMSG_CLOEXEC});
-    add("udp4-flag-nosignal", (struct dc){.sk = SK_UDP4, .n_dgram = 2, .vlen = 2, .flags = MSG_NOSIGNAL | DW});
+    add("udp4-big-dgram",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 1, .dgram_len = 60000, .vlen = 1, .iov_len = 65536});
+    add("udp4-big-dgram-short",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 1, .dgram_len = 60000, .vlen = 1, .iov_len = 1000});
+    add("udp4-flag-waitall",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 2, .vlen = 2, .flags = MSG_WAITALL});
+    add("udp4-flag-oob",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 2, .vlen = 2, .flags = MSG_OOB | DW});
+    add("udp4-flag-errqueue-empty",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 2, .vlen = 2, .flags = MSG_ERRQUEUE});
+    add("udp4-flag-cmsg-compat",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 2, .vlen = 2, .flags = MSG_CMSG_COMPAT_ | DW});
+    add("udp4-flag-cloexec-nocmsg",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 2, .vlen = 2, .flags = MSG_CMSG_CLOEXEC});
+    add("udp4-flag-nosignal",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 2, .vlen = 2, .flags = MSG_NOSIGNAL | DW});
 
     static const struct {
         const char *n;
         enum nl nl;
-    } nls[] = {{"full", NL_FULL},   {"0", NL_ZERO},      {"3", NL_SHORT},     {"exact", NL_EXACT},
-               {"200", NL_LARGE},   {"neg", NL_NEG},     {"null", NL_NULL},   {"null-neg", NL_NULL_NEG}};
+    } nls[] = {{"full", NL_FULL}, {"0", NL_ZERO},  {"3", NL_SHORT},   {"exact", NL_EXACT},
+               {"200", NL_LARGE}, {"neg", NL_NEG}, {"null", NL_NULL}, {"null-neg", NL_NULL_NEG}};
     static const struct {
         const char *n;
         enum sk sk;
@@ -1428,29 +1459,49 @@ static void add_basic(void)
 
     add("udp6-one", (struct dc){.sk = SK_UDP6, .n_dgram = 1, .vlen = 1});
     add("udp6-many-dontwait", (struct dc){.sk = SK_UDP6, .n_dgram = 4, .vlen = 6, .flags = DW});
-    add("udp6-trunc-short", (struct dc){.sk = SK_UDP6, .n_dgram = 2, .dgram_len = 100, .vlen = 2, .iov_len = 10});
-    add("udp6-truncflag-short",
-        (struct dc){.sk = SK_UDP6, .n_dgram = 2, .dgram_len = 100, .vlen = 2, .iov_len = 10, .flags = MSG_TRUNC});
+    add("udp6-trunc-short",
+        (struct dc){.sk = SK_UDP6, .n_dgram = 2, .dgram_len = 100, .vlen = 2, .iov_len = 10});
+    add("udp6-truncflag-short", (struct dc){.sk = SK_UDP6,
+                                            .n_dgram = 2,
+                                            .dgram_len = 100,
+                                            .vlen = 2,
+                                            .iov_len = 10,
+                                            .flags = MSG_TRUNC});
     add("unix-one", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 1, .vlen = 1});
-    add("unix-many-dontwait", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 4, .vlen = 6, .flags = DW});
+    add("unix-many-dontwait",
+        (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 4, .vlen = 6, .flags = DW});
     add("unix-trunc-short",
         (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .dgram_len = 100, .vlen = 2, .iov_len = 10});
-    add("unix-truncflag-short", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .dgram_len = 100, .vlen = 2,
-                                            .iov_len = 10, .flags = MSG_TRUNC});
-    add("unix-peek", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 3, .flags = MSG_PEEK | DW});
+    add("unix-truncflag-short", (struct dc){.sk = SK_UNIX_DGRAM,
+                                            .n_dgram = 2,
+                                            .dgram_len = 100,
+                                            .vlen = 2,
+                                            .iov_len = 10,
+                                            .flags = MSG_TRUNC});
+    add("unix-peek",
+        (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 3, .flags = MSG_PEEK | DW});
     add("unix-oob", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .flags = MSG_OOB});
     add("unix-iov0", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .iovm = IOV_NONE});
-    add("unix-iov-many", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .dgram_len = 120, .vlen = 2, .iovm = IOV_MANY});
-    add("unix-rcvtimeo-some", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 3, .rcvtimeo_ms = 100});
+    add("unix-iov-many",
+        (struct dc){
+            .sk = SK_UNIX_DGRAM, .n_dgram = 2, .dgram_len = 120, .vlen = 2, .iovm = IOV_MANY});
+    add("unix-rcvtimeo-some",
+        (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 3, .rcvtimeo_ms = 100});
     add("unix-nonblock-empty", (struct dc){.sk = SK_UNIX_DGRAM, .vlen = 3, .nonblock = true});
     add("seq-one", (struct dc){.sk = SK_UNIX_SEQ, .n_dgram = 1, .vlen = 1});
     add("seq-many-dontwait", (struct dc){.sk = SK_UNIX_SEQ, .n_dgram = 4, .vlen = 6, .flags = DW});
     add("seq-trunc-short",
         (struct dc){.sk = SK_UNIX_SEQ, .n_dgram = 2, .dgram_len = 100, .vlen = 2, .iov_len = 10});
-    add("seq-truncflag-short", (struct dc){.sk = SK_UNIX_SEQ, .n_dgram = 2, .dgram_len = 100, .vlen = 2,
-                                           .iov_len = 10, .flags = MSG_TRUNC});
-    add("seq-peek", (struct dc){.sk = SK_UNIX_SEQ, .n_dgram = 2, .vlen = 3, .flags = MSG_PEEK | DW});
-    add("seq-waitforone", (struct dc){.sk = SK_UNIX_SEQ, .n_dgram = 2, .vlen = 5, .flags = MSG_WAITFORONE});
+    add("seq-truncflag-short", (struct dc){.sk = SK_UNIX_SEQ,
+                                           .n_dgram = 2,
+                                           .dgram_len = 100,
+                                           .vlen = 2,
+                                           .iov_len = 10,
+                                           .flags = MSG_TRUNC});
+    add("seq-peek",
+        (struct dc){.sk = SK_UNIX_SEQ, .n_dgram = 2, .vlen = 3, .flags = MSG_PEEK | DW});
+    add("seq-waitforone",
+        (struct dc){.sk = SK_UNIX_SEQ, .n_dgram = 2, .vlen = 5, .flags = MSG_WAITFORONE});
     add("seq-iov0", (struct dc){.sk = SK_UNIX_SEQ, .n_dgram = 2, .vlen = 2, .iovm = IOV_NONE});
 }
 
@@ -1459,29 +1510,50 @@ static void add_timeouts(void)
     add("tmo-zero", (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 3, .tmo = T_VAL});
     add("tmo-valid", (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 3, .tmo = T_VAL, .tsec = 5});
     add("tmo-1ns", (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 3, .tmo = T_VAL, .tnsec = 1});
-    add("tmo-neg-sec", (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 3, .tmo = T_VAL, .tsec = -1});
-    add("tmo-nsec-1e9", (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 3, .tmo = T_VAL, .tnsec = 1000000000});
-    add("tmo-nsec-neg", (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 3, .tmo = T_VAL, .tnsec = -1});
-    add("tmo-nsec-hi", (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 3, .tmo = T_NSEC_HI, .tsec = 5});
-    add("tmo-big-sec", (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 3, .tmo = T_VAL, .tsec = 0x100000005ll});
+    add("tmo-neg-sec",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 3, .tmo = T_VAL, .tsec = -1});
+    add("tmo-nsec-1e9",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 3, .tmo = T_VAL, .tnsec = 1000000000});
+    add("tmo-nsec-neg",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 3, .tmo = T_VAL, .tnsec = -1});
+    add("tmo-nsec-hi",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 3, .tmo = T_NSEC_HI, .tsec = 5});
+    add("tmo-big-sec",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 3, .tmo = T_VAL, .tsec = 0x100000005ll});
     add("tmo-unreadable", (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 3, .tmo = T_UNREADABLE});
-    add("tmo-readonly", (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 3, .tmo = T_READONLY, .tsec = 5});
-    add("tmo-readonly-empty", (struct dc){.sk = SK_UDP4, .vlen = 3, .flags = DW, .tmo = T_READONLY, .tsec = 5});
-    add("tmo-valid-vlen0", (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 0, .tmo = T_VAL, .tsec = 5});
+    add("tmo-readonly",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 3, .tmo = T_READONLY, .tsec = 5});
+    add("tmo-readonly-empty",
+        (struct dc){.sk = SK_UDP4, .vlen = 3, .flags = DW, .tmo = T_READONLY, .tsec = 5});
+    add("tmo-valid-vlen0",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 0, .tmo = T_VAL, .tsec = 5});
     add("tmo-valid-entry0-error",
         (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 3, .tmo = T_VAL, .tsec = 5, .nl = NL_NEG});
-    add("tmo-valid-waitforone",
-        (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 8, .flags = MSG_WAITFORONE, .tmo = T_VAL, .tsec = 5});
+    add("tmo-valid-waitforone", (struct dc){.sk = SK_UDP4,
+                                            .n_dgram = 3,
+                                            .vlen = 8,
+                                            .flags = MSG_WAITFORONE,
+                                            .tmo = T_VAL,
+                                            .tsec = 5});
     add("tmo-valid-rcvtimeo-some",
-        (struct dc){.sk = SK_UDP4, .n_dgram = 2, .vlen = 4, .rcvtimeo_ms = 100, .tmo = T_VAL, .tsec = 5});
-    add("tmo-valid-dontwait-empty", (struct dc){.sk = SK_UDP4, .vlen = 3, .flags = DW, .tmo = T_VAL, .tsec = 5});
+        (struct dc){
+            .sk = SK_UDP4, .n_dgram = 2, .vlen = 4, .rcvtimeo_ms = 100, .tmo = T_VAL, .tsec = 5});
+    add("tmo-valid-dontwait-empty",
+        (struct dc){.sk = SK_UDP4, .vlen = 3, .flags = DW, .tmo = T_VAL, .tsec = 5});
     add("tmo-unreadable-badfd", (struct dc){.sk = SK_BADFD, .vlen = 3, .tmo = T_UNREADABLE});
     add("tmo-inval-badfd", (struct dc){.sk = SK_BADFD, .vlen = 3, .tmo = T_VAL, .tsec = -5});
     add("tmo-inval-notsock", (struct dc){.sk = SK_PIPE, .vlen = 3, .tmo = T_VAL, .tnsec = -1});
-    add("tmo-inval-pending-error", (struct dc){.sk = SK_REFUSED, .vlen = 1, .tmo = T_VAL, .tnsec = 1000000000});
-    add("tmo-valid-pending-error", (struct dc){.sk = SK_REFUSED, .vlen = 1, .tmo = T_VAL, .tsec = 5});
-    add("tmo-valid-partial-error", (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 3, .tmo = T_VAL, .tsec = 5,
-                                               .fault = F_NAMELEN_NEG, .fault_at = 1});
+    add("tmo-inval-pending-error",
+        (struct dc){.sk = SK_REFUSED, .vlen = 1, .tmo = T_VAL, .tnsec = 1000000000});
+    add("tmo-valid-pending-error",
+        (struct dc){.sk = SK_REFUSED, .vlen = 1, .tmo = T_VAL, .tsec = 5});
+    add("tmo-valid-partial-error", (struct dc){.sk = SK_UDP4,
+                                               .n_dgram = 3,
+                                               .vlen = 3,
+                                               .tmo = T_VAL,
+                                               .tsec = 5,
+                                               .fault = F_NAMELEN_NEG,
+                                               .fault_at = 1});
 }
 
 static void add_errors(void)
@@ -1494,57 +1566,92 @@ static void add_errors(void)
     add("refused-vlen1", (struct dc){.sk = SK_REFUSED, .vlen = 1});
     add("refused-vlen0", (struct dc){.sk = SK_REFUSED, .vlen = 0});
     add("refused-dontwait-vlen4", (struct dc){.sk = SK_REFUSED, .vlen = 4, .flags = DW});
-    add("refused-errqueue-norecverr", (struct dc){.sk = SK_REFUSED, .vlen = 2, .flags = MSG_ERRQUEUE | DW});
-    add("refused-errqueue-recverr", (struct dc){.sk = SK_REFUSED, .vlen = 2, .flags = MSG_ERRQUEUE | DW,
-                                                .opts = O_RECVERR, .ctl = CTL_AMPLE_});
-    add("refused-errqueue-recverr-ctlhdr", (struct dc){.sk = SK_REFUSED, .vlen = 2, .flags = MSG_ERRQUEUE | DW,
-                                                       .opts = O_RECVERR, .ctl = CTL_HDR});
+    add("refused-errqueue-norecverr",
+        (struct dc){.sk = SK_REFUSED, .vlen = 2, .flags = MSG_ERRQUEUE | DW});
+    add("refused-errqueue-recverr", (struct dc){.sk = SK_REFUSED,
+                                                .vlen = 2,
+                                                .flags = MSG_ERRQUEUE | DW,
+                                                .opts = O_RECVERR,
+                                                .ctl = CTL_AMPLE_});
+    add("refused-errqueue-recverr-ctlhdr", (struct dc){.sk = SK_REFUSED,
+                                                       .vlen = 2,
+                                                       .flags = MSG_ERRQUEUE | DW,
+                                                       .opts = O_RECVERR,
+                                                       .ctl = CTL_HDR});
     add("refused-errqueue-recverr-ctlnull",
         (struct dc){.sk = SK_REFUSED, .vlen = 2, .flags = MSG_ERRQUEUE | DW, .opts = O_RECVERR});
-    add("refused-recverr-normal", (struct dc){.sk = SK_REFUSED, .vlen = 2, .flags = DW, .opts = O_RECVERR});
+    add("refused-recverr-normal",
+        (struct dc){.sk = SK_REFUSED, .vlen = 2, .flags = DW, .opts = O_RECVERR});
     add("refused-iov-neglen", (struct dc){.sk = SK_REFUSED, .vlen = 1, .fault = F_IOV_NEGLEN});
     add("refused-hdr-noread", (struct dc){.sk = SK_REFUSED, .vlen = 1, .fault = F_HDR_NOREAD});
-    add("unix-flag-cmsg-compat",
-        (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .flags = MSG_CMSG_COMPAT_ | MSG_DONTWAIT});
+    add("unix-flag-cmsg-compat", (struct dc){.sk = SK_UNIX_DGRAM,
+                                             .n_dgram = 2,
+                                             .vlen = 2,
+                                             .flags = MSG_CMSG_COMPAT_ | MSG_DONTWAIT});
 
     static const struct {
         const char *n;
         enum fault f;
-    } fs[] = {{"hdr-noread", F_HDR_NOREAD},     {"hdr-ro", F_HDR_RO},
-              {"iov-noread", F_IOV_NOREAD},     {"iov-partial", F_IOV_PARTIAL},
-              {"payload-ro", F_PAYLOAD_RO},     {"payload-none", F_PAYLOAD_NONE},
-              {"name-ro", F_NAME_RO},           {"name-none", F_NAME_NONE},
-              {"ctl-ro", F_CTL_RO},             {"ctl-none", F_CTL_NONE},
-              {"iovlen-big", F_IOVLEN_BIG},     {"iov-neglen", F_IOV_NEGLEN},
-              {"namelen-neg", F_NAMELEN_NEG},   {"second-iov-none", F_SECOND_IOV_NONE}};
+    } fs[] = {{"hdr-noread", F_HDR_NOREAD},   {"hdr-ro", F_HDR_RO},
+              {"iov-noread", F_IOV_NOREAD},   {"iov-partial", F_IOV_PARTIAL},
+              {"payload-ro", F_PAYLOAD_RO},   {"payload-none", F_PAYLOAD_NONE},
+              {"name-ro", F_NAME_RO},         {"name-none", F_NAME_NONE},
+              {"ctl-ro", F_CTL_RO},           {"ctl-none", F_CTL_NONE},
+              {"iovlen-big", F_IOVLEN_BIG},   {"iov-neglen", F_IOV_NEGLEN},
+              {"namelen-neg", F_NAMELEN_NEG}, {"second-iov-none", F_SECOND_IOV_NONE}};
     for (size_t a = 0; a < sizeof(fs) / sizeof(fs[0]); a++)
         for (unsigned at = 0; at < 3; at++) {
             char nm[64];
 
             snprintf(nm, sizeof(nm), "fault-udp4-%s@%u", fs[a].n, at);
-            add(nm, (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 3, .flags = DW, .fault = fs[a].f,
-                                .fault_at = at, .opts = O_TTL, .ctl = CTL_AMPLE_});
+            add(nm, (struct dc){.sk = SK_UDP4,
+                                .n_dgram = 3,
+                                .vlen = 3,
+                                .flags = DW,
+                                .fault = fs[a].f,
+                                .fault_at = at,
+                                .opts = O_TTL,
+                                .ctl = CTL_AMPLE_});
         }
     /* the same on AF_UNIX with fds in flight */
-    static const enum fault uf[] = {F_HDR_RO, F_PAYLOAD_RO, F_NAME_RO, F_CTL_RO, F_CTL_NONE, F_HDR_NOREAD};
-    static const char *const ufn[] = {"hdr-ro", "payload-ro", "name-ro", "ctl-ro", "ctl-none", "hdr-noread"};
+    static const enum fault uf[] = {F_HDR_RO, F_PAYLOAD_RO, F_NAME_RO,
+                                    F_CTL_RO, F_CTL_NONE,   F_HDR_NOREAD};
+    static const char *const ufn[] = {"hdr-ro", "payload-ro", "name-ro",
+                                      "ctl-ro", "ctl-none",   "hdr-noread"};
     for (size_t a = 0; a < sizeof(uf) / sizeof(uf[0]); a++)
         for (unsigned at = 0; at < 2; at++) {
             char nm[64];
 
             snprintf(nm, sizeof(nm), "fault-unix-fds-%s@%u", ufn[a], at);
-            add(nm, (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .flags = DW, .fault = uf[a],
-                                .fault_at = at, .n_fds = 1, .ctl = CTL_AMPLE_});
+            add(nm, (struct dc){.sk = SK_UNIX_DGRAM,
+                                .n_dgram = 2,
+                                .vlen = 2,
+                                .flags = DW,
+                                .fault = uf[a],
+                                .fault_at = at,
+                                .n_fds = 1,
+                                .ctl = CTL_AMPLE_});
         }
-    add("fault-hdr-noread@0-vlen0", (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 0, .fault = F_HDR_NOREAD});
-    add("fault-hdr-noread@1-eagain-first",
-        (struct dc){.sk = SK_UDP4, .n_dgram = 1, .vlen = 3, .flags = DW, .fault = F_HDR_NOREAD, .fault_at = 2});
-    add("fault-waitforone-hdr-noread@1",
-        (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 3, .flags = MSG_WAITFORONE, .fault = F_HDR_NOREAD,
-                    .fault_at = 1});
-    add("fault-payload-ro@1-peek",
-        (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 3, .flags = MSG_PEEK | DW, .fault = F_PAYLOAD_RO,
-                    .fault_at = 1});
+    add("fault-hdr-noread@0-vlen0",
+        (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 0, .fault = F_HDR_NOREAD});
+    add("fault-hdr-noread@1-eagain-first", (struct dc){.sk = SK_UDP4,
+                                                       .n_dgram = 1,
+                                                       .vlen = 3,
+                                                       .flags = DW,
+                                                       .fault = F_HDR_NOREAD,
+                                                       .fault_at = 2});
+    add("fault-waitforone-hdr-noread@1", (struct dc){.sk = SK_UDP4,
+                                                     .n_dgram = 3,
+                                                     .vlen = 3,
+                                                     .flags = MSG_WAITFORONE,
+                                                     .fault = F_HDR_NOREAD,
+                                                     .fault_at = 1});
+    add("fault-payload-ro@1-peek", (struct dc){.sk = SK_UDP4,
+                                               .n_dgram = 3,
+                                               .vlen = 3,
+                                               .flags = MSG_PEEK | DW,
+                                               .fault = F_PAYLOAD_RO,
+                                               .fault_at = 1});
 }
 
 static void add_cmsgs(void)
@@ -1579,44 +1686,103 @@ static void add_cmsgs(void)
             char nm[64];
 
             snprintf(nm, sizeof(nm), "cmsg-%s-%s", ty[a].n, ctl_names[modes[b]]);
-            add(nm, (struct dc){.sk = ty[a].sk, .n_dgram = 2, .vlen = 2, .flags = DW, .opts = ty[a].opts,
+            add(nm, (struct dc){.sk = ty[a].sk,
+                                .n_dgram = 2,
+                                .vlen = 2,
+                                .flags = DW,
+                                .opts = ty[a].opts,
                                 .ctl = modes[b]});
         }
     /* SCM_RIGHTS */
-    add("rights-1-ample", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 1, .ctl = CTL_AMPLE_});
-    add("rights-1-exact", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 1, .ctl = CTL_EXACT});
-    add("rights-1-short", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 1, .ctl = CTL_SHORT});
-    add("rights-3-ample", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 3, .ctl = CTL_AMPLE_});
-    add("rights-3-exact", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 3, .ctl = CTL_EXACT});
-    add("rights-3-room2", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 3, .ctl = CTL_FDROOM2});
-    add("rights-3-short", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 3, .ctl = CTL_SHORT});
-    add("rights-3-hdr", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 3, .ctl = CTL_HDR});
-    add("rights-3-small", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 3, .ctl = CTL_SMALL});
-    add("rights-3-null", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 3, .ctl = CTL_NULL});
-    add("rights-3-zero", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 3, .ctl = CTL_ZERO});
-    add("rights-3-nulllen", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 3, .ctl = CTL_NULLLEN});
-    add("rights-1-cloexec", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 1, .ctl = CTL_AMPLE_,
+    add("rights-1-ample",
+        (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 1, .ctl = CTL_AMPLE_});
+    add("rights-1-exact",
+        (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 1, .ctl = CTL_EXACT});
+    add("rights-1-short",
+        (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 1, .ctl = CTL_SHORT});
+    add("rights-3-ample",
+        (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 3, .ctl = CTL_AMPLE_});
+    add("rights-3-exact",
+        (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 3, .ctl = CTL_EXACT});
+    add("rights-3-room2",
+        (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 3, .ctl = CTL_FDROOM2});
+    add("rights-3-short",
+        (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 3, .ctl = CTL_SHORT});
+    add("rights-3-hdr",
+        (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 3, .ctl = CTL_HDR});
+    add("rights-3-small",
+        (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 3, .ctl = CTL_SMALL});
+    add("rights-3-null",
+        (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 3, .ctl = CTL_NULL});
+    add("rights-3-zero",
+        (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 3, .ctl = CTL_ZERO});
+    add("rights-3-nulllen",
+        (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 3, .ctl = CTL_NULLLEN});
+    add("rights-1-cloexec", (struct dc){.sk = SK_UNIX_DGRAM,
+                                        .n_dgram = 2,
+                                        .vlen = 2,
+                                        .n_fds = 1,
+                                        .ctl = CTL_AMPLE_,
                                         .flags = MSG_CMSG_CLOEXEC});
-    add("rights-3-room2-cloexec", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 3,
-                                              .ctl = CTL_FDROOM2, .flags = MSG_CMSG_CLOEXEC});
-    add("rights-2-creds-ample", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 2,
-                                            .opts = O_PASSCRED, .ctl = CTL_AMPLE_});
-    add("rights-2-creds-short", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 2,
-                                            .opts = O_PASSCRED, .ctl = CTL_SHORT});
-    add("rights-2-creds-len", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 2,
-                                          .opts = O_PASSCRED, .ctl = CTL_LEN});
-    add("rights-2-creds-null", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 2,
-                                           .opts = O_PASSCRED, .ctl = CTL_NULL});
-    add("rights-2-creds-hdr", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 2,
-                                          .opts = O_PASSCRED, .ctl = CTL_HDR});
-    add("rights-1-peek", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 2, .n_fds = 1, .ctl = CTL_AMPLE_,
+    add("rights-3-room2-cloexec", (struct dc){.sk = SK_UNIX_DGRAM,
+                                              .n_dgram = 2,
+                                              .vlen = 2,
+                                              .n_fds = 3,
+                                              .ctl = CTL_FDROOM2,
+                                              .flags = MSG_CMSG_CLOEXEC});
+    add("rights-2-creds-ample", (struct dc){.sk = SK_UNIX_DGRAM,
+                                            .n_dgram = 2,
+                                            .vlen = 2,
+                                            .n_fds = 2,
+                                            .opts = O_PASSCRED,
+                                            .ctl = CTL_AMPLE_});
+    add("rights-2-creds-short", (struct dc){.sk = SK_UNIX_DGRAM,
+                                            .n_dgram = 2,
+                                            .vlen = 2,
+                                            .n_fds = 2,
+                                            .opts = O_PASSCRED,
+                                            .ctl = CTL_SHORT});
+    add("rights-2-creds-len", (struct dc){.sk = SK_UNIX_DGRAM,
+                                          .n_dgram = 2,
+                                          .vlen = 2,
+                                          .n_fds = 2,
+                                          .opts = O_PASSCRED,
+                                          .ctl = CTL_LEN});
+    add("rights-2-creds-null", (struct dc){.sk = SK_UNIX_DGRAM,
+                                           .n_dgram = 2,
+                                           .vlen = 2,
+                                           .n_fds = 2,
+                                           .opts = O_PASSCRED,
+                                           .ctl = CTL_NULL});
+    add("rights-2-creds-hdr", (struct dc){.sk = SK_UNIX_DGRAM,
+                                          .n_dgram = 2,
+                                          .vlen = 2,
+                                          .n_fds = 2,
+                                          .opts = O_PASSCRED,
+                                          .ctl = CTL_HDR});
+    add("rights-1-peek", (struct dc){.sk = SK_UNIX_DGRAM,
+                                     .n_dgram = 2,
+                                     .vlen = 2,
+                                     .n_fds = 1,
+                                     .ctl = CTL_AMPLE_,
                                      .flags = MSG_PEEK | DW});
-    add("rights-1-seq", (struct dc){.sk = SK_UNIX_SEQ, .n_dgram = 2, .vlen = 2, .n_fds = 1, .ctl = CTL_AMPLE_});
-    add("rights-3-seq-room2", (struct dc){.sk = SK_UNIX_SEQ, .n_dgram = 2, .vlen = 2, .n_fds = 3, .ctl = CTL_FDROOM2});
-    add("rights-1-trunc-payload", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .dgram_len = 100, .vlen = 2,
-                                              .iov_len = 10, .n_fds = 1, .ctl = CTL_AMPLE_});
-    add("rights-1-many-vlen-dontwait", (struct dc){.sk = SK_UNIX_DGRAM, .n_dgram = 2, .vlen = 4, .n_fds = 1,
-                                                   .ctl = CTL_AMPLE_, .flags = DW});
+    add("rights-1-seq",
+        (struct dc){.sk = SK_UNIX_SEQ, .n_dgram = 2, .vlen = 2, .n_fds = 1, .ctl = CTL_AMPLE_});
+    add("rights-3-seq-room2",
+        (struct dc){.sk = SK_UNIX_SEQ, .n_dgram = 2, .vlen = 2, .n_fds = 3, .ctl = CTL_FDROOM2});
+    add("rights-1-trunc-payload", (struct dc){.sk = SK_UNIX_DGRAM,
+                                              .n_dgram = 2,
+                                              .dgram_len = 100,
+                                              .vlen = 2,
+                                              .iov_len = 10,
+                                              .n_fds = 1,
+                                              .ctl = CTL_AMPLE_});
+    add("rights-1-many-vlen-dontwait", (struct dc){.sk = SK_UNIX_DGRAM,
+                                                   .n_dgram = 2,
+                                                   .vlen = 4,
+                                                   .n_fds = 1,
+                                                   .ctl = CTL_AMPLE_,
+                                                   .flags = DW});
 }
 
 /* Timestamping delivers a software stamp only once the kernel's timestamp static key is on; it is
@@ -1628,15 +1794,16 @@ static int hold_timestamps(void)
     struct sockaddr_in to = {0};
     socklen_t tl = sizeof(to);
 
-    setint(r, SOL_SOCKET, SO_TIMESTAMPING_OLD_, SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE);
+    setint(r, SOL_SOCKET, SO_TIMESTAMPING_OLD_,
+           SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE);
     setint(r, SOL_SOCKET, SO_TIMESTAMP_OLD_, 1);
     if (getsockname(r, (struct sockaddr *)&to, &tl) < 0)
         die("getsockname");
     for (int tries = 0; tries < 200; tries++) {
         char data[8], cbuf[256];
         struct iovec iov = {data, sizeof(data)};
-        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                           .msg_controllen = sizeof(cbuf)};
+        struct msghdr m = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
         bool got = false;
 
         if (sendto(s, "x", 1, 0, (struct sockaddr *)&to, tl) != 1)

@@ -126,8 +126,8 @@ static size_t compare(const char *what, const struct lines *a, const struct line
             same++;
             continue;
         }
-        fprintf(stderr, "DIFF %s %.*s\n  %s: %s\n  %s: %s\n", what, (int)key_len(a->v[i]),
-                a->v[i], a_name, a->v[i], b_name, other ? other : "(missing)");
+        fprintf(stderr, "DIFF %s %.*s\n  %s: %s\n  %s: %s\n", what, (int)key_len(a->v[i]), a->v[i],
+                a_name, a->v[i], b_name, other ? other : "(missing)");
     }
     fprintf(stderr, "%s: %zu/%zu cases identical\n", what, same, a->n);
     return same;
