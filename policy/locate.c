@@ -217,11 +217,18 @@ static int skip_value(struct cursor *c)
             /* Separators inside a container being skipped. */
             advance(c);
             continue;
-        default:
-            /* Number or literal: up to the next delimiter. */
-            while (!at_end(c) && !strchr(",:]} \t\r\n", *c->p))
+        default: {
+            const char *start = c->p;
+
+            /* Number or literal: up to the next delimiter. memchr, not strchr: a NUL byte in
+             * the text must not count as a delimiter, or nothing would be consumed. */
+            while (!at_end(c) && !memchr(",:]} \t\r\n", *c->p, 8))
                 advance(c);
+            /* Anything else (a stray byte jansson let through) would loop forever. */
+            if (c->p == start)
+                return -EINVAL;
             break;
+        }
         }
         if (depth > 0) {
             skip_ws(c);
