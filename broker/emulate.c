@@ -219,15 +219,18 @@ static int read_entry(const struct remote *r, const struct emu_call *c, uint32_t
 }
 
 /* Re-emitting control messages in the caller's layout: net/compat.c put_cmsg_compat() and
- * scm_detach_fds_compat(), net/core/scm.c put_cmsg() and scm_detach_fds() (spec 19-21). The
- * message is built in s->ucontrol and written to the caller in one piece afterwards. */
+ * scm_detach_fds_compat(), net/core/scm.c put_cmsg() and scm_detach_fds() (spec 19-21). Each
+ * message is written straight to the caller, header and payload only, so alignment padding keeps
+ * the caller's bytes, as in the kernel. A faulting write is ignored there: the message is not
+ * counted and the cursor does not move. */
 struct cmsg_out {
     const struct remote *r;
     bool compat;
     bool cloexec;
-    bool any;   /* the caller supplied a control buffer */
-    char *buf;  /* s->ucontrol */
-    size_t cap; /* the caller's msg_controllen, bounded by EMU_CONTROL_MAX */
+    bool any;       /* the caller supplied a control buffer */
+    uint64_t uaddr; /* the caller's msg_control */
+    char *buf;      /* one message being built (s->ucontrol) */
+    size_t cap;     /* the caller's msg_controllen, bounded by EMU_CONTROL_MAX */
     size_t used;
     uint32_t flags; /* MSG_CTRUNC to add */
 };
@@ -242,14 +245,14 @@ static size_t cmsg_align(const struct cmsg_out *o, size_t len)
     return o->compat ? COMPAT_CMSG_ALIGN(len) : CMSG_ALIGN(len);
 }
 
-static void cmsg_put_header(struct cmsg_out *o, size_t at, size_t cmsg_len, int level, int type)
+static void cmsg_put_header(struct cmsg_out *o, size_t cmsg_len, int level, int type)
 {
     if (o->compat) {
         struct compat_cmsghdr h = {(uint32_t)cmsg_len, level, type};
-        memcpy(o->buf + at, &h, sizeof(h));
+        memcpy(o->buf, &h, sizeof(h));
     } else {
         struct cmsghdr h = {.cmsg_len = cmsg_len, .cmsg_level = level, .cmsg_type = type};
-        memcpy(o->buf + at, &h, sizeof(h));
+        memcpy(o->buf, &h, sizeof(h));
     }
 }
 
@@ -263,33 +266,48 @@ static void cmsg_put(struct cmsg_out *o, int level, int type, const void *data, 
     }
     cmlen = hl + len;
     if (cmlen > rem) {
-        o->flags |= MSG_CTRUNC;
+        o->flags |= MSG_CTRUNC; /* set before the copy, fault or not */
         cmlen = rem;
     }
-    cmsg_put_header(o, o->used, cmlen, level, type);
-    memcpy(o->buf + o->used + hl, data, cmlen - hl);
+    cmsg_put_header(o, cmlen, level, type);
+    memcpy(o->buf + hl, data, cmlen - hl);
+    if (remote_write(o->r, o->uaddr + o->used, o->buf, cmlen) < 0)
+        return;
     step = hl + cmsg_align(o, len);
     o->used += step < rem ? step : rem;
 }
 
 /* SCM_RIGHTS: install as many fds as fit, in order, stopping at the first failure; drop the
- * rest (closing our copies) and flag MSG_CTRUNC, exactly like scm_detach_fds_compat(). */
+ * rest (closing our copies) and flag MSG_CTRUNC, exactly like scm_detach_fds_compat(). The
+ * kernel's receive_fd() stores the number before it installs the file, so a slot that cannot be
+ * written installs nothing: the broker rewrites the slot's own bytes first to find out, and only
+ * then installs the fd with ADDFD and stores its number. */
 static void cmsg_put_fds(struct cmsg_out *o, const int *fds, size_t n_fds)
 {
     size_t rem = o->cap - o->used, hl = cmsg_hdr_len(o), fdmax, i = 0, cmlen;
 
     fdmax = (o->any && rem > hl) ? (rem - hl) / sizeof(int) : 0;
     for (; i < n_fds && i < fdmax; i++) {
-        int nfd = kernel_notif_addfd(o->r->listener, o->r->id, fds[i], o->cloexec);
+        uint64_t slot = o->uaddr + o->used + hl + i * sizeof(int);
+        int old, nfd;
+
+        if (remote_read(o->r, slot, &old, sizeof(old)) < 0 ||
+            remote_write(o->r, slot, &old, sizeof(old)) < 0)
+            break;
+        nfd = kernel_notif_addfd(o->r->listener, o->r->id, fds[i], o->cloexec);
         if (nfd < 0)
             break;
-        memcpy(o->buf + o->used + hl + i * sizeof(int), &nfd, sizeof(int));
+        /* A fault now (the caller unmapped the slot meanwhile) leaves the fd installed, as a
+         * fault writing the header does in the kernel. */
+        (void)remote_write(o->r, slot, &nfd, sizeof(nfd));
     }
     if (i > 0) {
         cmlen = hl + i * sizeof(int);
-        cmsg_put_header(o, o->used, cmlen, SOL_SOCKET, SCM_RIGHTS);
-        cmlen = hl + cmsg_align(o, i * sizeof(int));
-        o->used += cmlen < rem ? cmlen : rem;
+        cmsg_put_header(o, cmlen, SOL_SOCKET, SCM_RIGHTS);
+        if (remote_write(o->r, o->uaddr + o->used, o->buf, hl) >= 0) {
+            cmlen = hl + cmsg_align(o, i * sizeof(int));
+            o->used += cmlen < rem ? cmlen : rem;
+        }
     }
     if (i < n_fds || (n_fds && fdmax == 0))
         o->flags |= MSG_CTRUNC;
@@ -424,11 +442,6 @@ static int deliver(const struct remote *r, const struct emu_call *c, const struc
     if (err < 0)
         goto fault;
     cmsg_translate(co, nm);
-    if (co->used > 0) {
-        err = remote_write(r, e->control, co->buf, co->used);
-        if (err < 0)
-            return err;
-    }
     if (e->name) {
         /* net/socket.c move_addr_to_user(): the caller's namelen is read again here. */
         int32_t ulen;
@@ -439,17 +452,24 @@ static int deliver(const struct remote *r, const struct emu_call *c, const struc
         err = remote_read(r, ulen_addr, &ulen, sizeof(ulen));
         if (err < 0)
             return -EFAULT;
+        /* Linux 6.18 move_addr_to_user(): clamp, store the full length (if the caller's was not
+         * negative), then copy the address. */
         if (ulen > (int32_t)nm->msg_namelen)
             ulen = (int32_t)nm->msg_namelen;
+        if (ulen >= 0) {
+            int32_t klen = (int32_t)nm->msg_namelen;
+
+            err = remote_write(r, ulen_addr, &klen, sizeof(klen));
+            if (err < 0)
+                return -EFAULT;
+        }
         if (ulen < 0)
             return -EINVAL;
-        err = remote_write(r, e->name, nm->msg_name, (size_t)ulen);
-        if (err < 0)
-            return -EFAULT;
-        ulen = (int32_t)nm->msg_namelen;
-        err = remote_write(r, ulen_addr, &ulen, sizeof(ulen));
-        if (err < 0)
-            return -EFAULT;
+        if (ulen > 0) {
+            err = remote_write(r, e->name, nm->msg_name, (size_t)ulen);
+            if (err < 0)
+                return -EFAULT;
+        }
     }
     uflags = ((uint32_t)nm->msg_flags & ~(uint32_t)MSG_CMSG_CLOEXEC) | co->flags |
              (c->flags & MSG_CMSG_CLOEXEC);
@@ -567,6 +587,16 @@ int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockf
         return -errno;
     has_rcvtimeo = rcvtimeo.tv_sec || rcvtimeo.tv_usec;
     nonblock = (flags & MSG_DONTWAIT) || (fl & O_NONBLOCK);
+    if (flags & MSG_ERRQUEUE) {
+        int family = 0;
+        socklen_t flen = sizeof(family);
+
+        /* net/ipv4/ip_sockglue.c ip_recv_error(), net/ipv6/datagram.c ipv6_recv_error(): the
+         * error queue is read without ever waiting. */
+        if (getsockopt(sockfd, SOL_SOCKET, SO_DOMAIN, &family, &flen) == 0 &&
+            (family == AF_INET || family == AF_INET6))
+            nonblock = true;
+    }
     /* Without a context of its own (may_wait false) the call may only wait before entry 0,
      * where giving up takes nothing from the socket: after that it must never block. */
     if (!may_wait && !nonblock && !(flags & MSG_WAITFORONE) && vlen > 1)
@@ -596,6 +626,7 @@ int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockf
             .compat = c->compat,
             .cloexec = flags & MSG_CMSG_CLOEXEC,
             .any = e.control != 0,
+            .uaddr = e.control,
             .buf = s->ucontrol,
             .cap = e.controllen < EMU_CONTROL_MAX ? (size_t)e.controllen : EMU_CONTROL_MAX,
         };
