@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,13 +42,15 @@ uint64_t emu_now_ns(void)
 
 int emu_scratch_init(struct emu_scratch *s)
 {
-    /* mmap: pages are only backed once a large datagram actually touches them. */
+    /* mmap: pages are only backed once a large datagram actually touches them. Two payload
+     * buffers back to back: a peeked datagram and its second receipt (take_entry()). */
     s->payload =
-        mmap(NULL, EMU_PAYLOAD_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        mmap(NULL, 2 * EMU_PAYLOAD_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (s->payload == MAP_FAILED) {
         s->payload = NULL;
         return -ENOMEM;
     }
+    s->payload2 = s->payload + EMU_PAYLOAD_MAX;
     /* Native entries that must fail like a caller's entry (see recv_mirrored()). */
     s->trap = mmap(NULL, 2 * TRAP_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (s->trap == MAP_FAILED || mprotect(s->trap + TRAP_PAGE, TRAP_PAGE, PROT_NONE) < 0) {
@@ -57,8 +60,9 @@ int emu_scratch_init(struct emu_scratch *s)
         return -ENOMEM;
     }
     s->control = malloc(EMU_CONTROL_MAX);
+    s->control2 = malloc(EMU_CONTROL_MAX);
     s->ucontrol = malloc(EMU_CONTROL_MAX);
-    if (!s->control || !s->ucontrol) {
+    if (!s->control || !s->control2 || !s->ucontrol) {
         emu_scratch_done(s);
         return -ENOMEM;
     }
@@ -68,10 +72,11 @@ int emu_scratch_init(struct emu_scratch *s)
 void emu_scratch_done(struct emu_scratch *s)
 {
     if (s->payload)
-        (void)munmap(s->payload, EMU_PAYLOAD_MAX); /* only fails for a bad range */
+        (void)munmap(s->payload, 2 * EMU_PAYLOAD_MAX); /* only fails for a bad range */
     if (s->trap)
         (void)munmap(s->trap, 2 * TRAP_PAGE); /* only fails for a bad range */
     free(s->control);
+    free(s->control2);
     free(s->ucontrol);
     *s = (struct emu_scratch){0};
 }
@@ -549,6 +554,89 @@ static ssize_t recv_mirrored(int sockfd, struct msghdr *nm, int next_err, int nf
     return (ssize_t)v[0].msg_len;
 }
 
+/* Emulations that peek and then take a datagram (take_entry()) hold their socket's lock across
+ * both, so two broker threads serving the same socket never peek the same datagram. Striped by
+ * inode: unrelated sockets rarely share a stripe, and a shared one only serialises briefly. */
+#define SOCK_LOCKS 64
+static pthread_mutex_t sock_locks[SOCK_LOCKS] = {[0 ... SOCK_LOCKS - 1] =
+                                                     PTHREAD_MUTEX_INITIALIZER};
+
+static pthread_mutex_t *sock_lock(const struct stat *st)
+{
+    return &sock_locks[(st->st_ino ^ st->st_dev) % SOCK_LOCKS];
+}
+
+/* The fields the kernel derives from one datagram, for comparing a peeked one with a taken one.
+ * Control messages are left out: fd numbers differ between two receipts of the same message. */
+static bool same_datagram(const struct msghdr *a, ssize_t na, const struct msghdr *b, ssize_t nb)
+{
+    size_t len = (size_t)na < a->msg_iov[0].iov_len ? (size_t)na : a->msg_iov[0].iov_len;
+
+    return na == nb && a->msg_namelen == b->msg_namelen &&
+           memcmp(a->msg_name, b->msg_name, a->msg_namelen) == 0 &&
+           memcmp(a->msg_iov[0].iov_base, b->msg_iov[0].iov_base, len) == 0 &&
+           ((a->msg_flags ^ b->msg_flags) & ~MSG_CTRUNC) == 0;
+}
+
+/* The caller's remaining timeout as a timespec in @buf, or NULL when it has none. */
+static const struct timespec *remaining(const struct emu_call *c, uint64_t end_ns,
+                                        struct timespec *buf)
+{
+    uint64_t now = emu_now_ns(), left = now < end_ns ? end_ns - now : 0;
+
+    if (!c->timeout)
+        return NULL;
+    *buf = (struct timespec){(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
+    return buf;
+}
+
+/* Take the datagram entry @e was just given from a peek (@pm, @pn), now that writing it to the
+ * caller returned @deliver_err. The take leaves on the socket what the kernel would have: the
+ * delivery's fault, else the next entry's decoding error (@next_err), through recv_mirrored().
+ * If a reader outside the broker took the peeked datagram meanwhile, the one taken instead is
+ * delivered; if none is left, the entry is not counted. Return: @deliver_err, or the result of
+ * delivering a different datagram; 1 when nothing was taken. Called with the socket's lock. */
+static int take_entry(const struct remote *r, const struct emu_call *c, const struct entry *e,
+                      struct emu_scratch *s, int sockfd, int nflags, int deliver_err, int next_err,
+                      const struct timespec *rem, const struct msghdr *pm, ssize_t pn,
+                      struct cmsg_out *co)
+{
+    struct sockaddr_storage addr;
+    struct msghdr tm = {
+        .msg_name = &addr,
+        .msg_namelen = sizeof(addr),
+        .msg_iov = &(struct iovec){s->payload2, pm->msg_iov[0].iov_len},
+        .msg_iovlen = 1,
+        .msg_control = pm->msg_control ? s->control2 : NULL,
+        .msg_controllen = pm->msg_control ? pm->msg_controllen : 0,
+    };
+    int take_err = deliver_err < 0 ? deliver_err : next_err, err = deliver_err;
+    ssize_t tn;
+
+    if (deliver_err == -ESRCH)
+        return deliver_err;
+    if (take_err < 0) {
+        tn = recv_mirrored(sockfd, &tm, take_err, nflags, rem, s);
+    } else {
+        tn = recvmsg(sockfd, &tm, nflags);
+        if (tn < 0)
+            tn = -errno;
+    }
+    if (tn < 0)
+        return 1;
+    if (deliver_err >= 0 && !same_datagram(pm, pn, &tm, tn)) {
+        struct cmsg_out again = *co;
+
+        again.used = 0;
+        again.flags = 0;
+        err = deliver(r, c, e, s, &tm, tn, &again);
+        *co = again;
+    } else {
+        close_passed_fds(&tm);
+    }
+    return err;
+}
+
 int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockfd,
                      const struct emu_caps *caps, uint64_t start_ns, bool may_wait,
                      struct emu_scratch *s)
@@ -557,8 +645,9 @@ int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockf
     uint64_t end_ns = 0, cap_ns = 0, rem_ns = 0;
     struct timeval rcvtimeo = {0};
     socklen_t optlen = sizeof(rcvtimeo);
-    bool nonblock, has_rcvtimeo;
+    bool nonblock, has_rcvtimeo, peek_ok;
     int64_t datagrams = 0;
+    int peek_off = -1;
     struct stat st;
     int err = 0, fl;
 
@@ -586,6 +675,8 @@ int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockf
     if (getsockopt(sockfd, SOL_SOCKET, SO_RCVTIMEO, &rcvtimeo, &optlen) < 0)
         return -errno;
     has_rcvtimeo = rcvtimeo.tv_sec || rcvtimeo.tv_usec;
+    optlen = sizeof(peek_off);
+    peek_ok = getsockopt(sockfd, SOL_SOCKET, SO_PEEK_OFF, &peek_off, &optlen) < 0 || peek_off < 0;
     nonblock = (flags & MSG_DONTWAIT) || (fl & O_NONBLOCK);
     if (flags & MSG_ERRQUEUE) {
         int family = 0;
@@ -616,6 +707,8 @@ int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockf
         uint64_t entry_start = emu_now_ns();
         size_t ncontrol = 0;
         int next_err, nflags;
+        struct timespec rem;
+        bool use_peek;
         ssize_t n;
 
         err = read_entry(r, c, (uint32_t)datagrams, s->riov, &e);
@@ -648,6 +741,13 @@ int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockf
                 break;
             }
         }
+        /* Entries after the first are peeked, written to the caller and only then taken: a
+         * fault writing them must leave EFAULT on the socket (spec 14-15), which the take can
+         * do (recv_mirrored()) only while the datagram is still queued. Not with the caller's
+         * own MSG_PEEK (nothing is taken anyway) nor with SO_PEEK_OFF (peeking moves it). */
+        use_peek = datagrams > 0 && !(flags & MSG_PEEK) && peek_ok;
+        if (use_peek)
+            pthread_mutex_lock(sock_lock(&st));
         for (;;) {
             uint64_t deadline = cap_ns;
 
@@ -661,12 +761,10 @@ int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockf
                 .msg_controllen = ncontrol,
             };
             nflags = (int)((flags & ~MSG_WAITFORONE) | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-            if (next_err < 0) {
-                struct timespec rem;
-                uint64_t now = emu_now_ns(), left = now < end_ns ? end_ns - now : 0;
-
-                rem = (struct timespec){(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
-                n = recv_mirrored(sockfd, &nm, next_err, nflags, c->timeout ? &rem : NULL, s);
+            if (use_peek) {
+                n = recvmsg(sockfd, &nm, nflags | MSG_PEEK);
+            } else if (next_err < 0) {
+                n = recv_mirrored(sockfd, &nm, next_err, nflags, remaining(c, end_ns, &rem), s);
                 if (n < 0)
                     errno = (int)-n;
             } else {
@@ -688,13 +786,35 @@ int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockf
                 if (!deadline || t < deadline)
                     deadline = t;
             }
+            if (use_peek)
+                pthread_mutex_unlock(sock_lock(&st));
             err = wait_readable(r, sockfd, flags, deadline, has_rcvtimeo);
+            if (use_peek)
+                pthread_mutex_lock(sock_lock(&st));
             if (err < 0)
                 break;
         }
-        if (n < 0)
+        if (n < 0) {
+            if (use_peek)
+                pthread_mutex_unlock(sock_lock(&st));
             break;
+        }
         err = deliver(r, c, &e, s, &nm, n, &co);
+        if (use_peek) {
+            err = take_entry(r, c, &e, s, sockfd, nflags, err, next_err, remaining(c, end_ns, &rem),
+                             &nm, n, &co);
+            pthread_mutex_unlock(sock_lock(&st));
+            if (err == 1)
+                break; /* the datagram was gone: this entry does not count */
+        } else if (err < 0 && err != -ESRCH && datagrams > 0 && (flags & MSG_PEEK)) {
+            /* The caller's own peek: nothing is taken, but the fault is stored (spec 14). */
+            struct msghdr pm = nm;
+
+            pm.msg_control = ncontrol ? s->control : NULL;
+            pm.msg_controllen = ncontrol;
+            if (recv_mirrored(sockfd, &pm, err, nflags, NULL, s) >= 0)
+                close_passed_fds(&pm);
+        }
         if (err < 0)
             break;
         datagrams++;

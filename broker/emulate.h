@@ -42,6 +42,8 @@ struct emu_caps {
 #define EMU_CONTROL_MAX (64u << 10)
 struct emu_scratch {
     char *payload;                  /* EMU_PAYLOAD_MAX */
+    char *payload2;                 /* EMU_PAYLOAD_MAX: a second receipt of a peeked datagram */
+    char *control2;                 /* EMU_CONTROL_MAX: its control messages */
     char *control;                  /* native control, EMU_CONTROL_MAX */
     char *ucontrol;                 /* the caller-layout control being built, EMU_CONTROL_MAX */
     struct iovec riov[UIO_MAXIOV_]; /* the current entry's iovecs (caller addresses) */
