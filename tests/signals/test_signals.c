@@ -122,7 +122,7 @@ static bool run_read(struct run *r, int timeout_ms)
     return true;
 }
 
-__attribute__((unused)) static bool run_wait_for(struct run *r, const char *needle, int timeout_ms)
+static bool run_wait_for(struct run *r, const char *needle, int timeout_ms)
 {
     int64_t end = mono_ms() + timeout_ms;
 
@@ -405,4 +405,73 @@ Test(restart, batch_rcvtimeo_returns_count_then_eintr, .timeout = 30)
                                   "call2 ret=-1 errno=4 data= signals=1",     "so_error=0",
                                   "last ret=1 errno=0 data=late signals=1",   NULL};
     restart_case("batch-rcvtimeo", native);
+}
+
+/* ---- 3. SIGKILL mid-call ------------------------------------------------------------------ */
+
+static int count_fds(pid_t pid)
+{
+    char path[64];
+    struct dirent *de;
+    DIR *d;
+    int n = 0;
+
+    (void)snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+    d = opendir(path);
+    cr_assert(not(eq(ptr, d, NULL)), "opendir %s: %s", path, strerror(errno));
+    while ((de = readdir(d)))
+        n += de->d_name[0] != '.';
+    (void)closedir(d);
+    return n;
+}
+
+/* The kill scenario natively: what a survivor on the shared socket gets from the kernel. */
+Test(kill, native_reference_survivor_gets_all, .timeout = 30)
+{
+    const char *args[] = {"kill", NULL};
+    struct run r;
+    char line[256];
+
+    run_start(&r, false, args);
+    cr_assert(run_wait_for(&r, "warm\n", 10000), "output:\n%s", r.out);
+    cr_assert(eq(sz, (size_t)write(r.in_fd, "go\n", 3), 3));
+    cr_assert(run_wait_for(&r, "killed-done\n", 15000), "output:\n%s", r.out);
+    cr_assert(eq(sz, (size_t)write(r.in_fd, "go\n", 3), 3));
+    cr_assert(eq(int, run_finish(&r, 10000), 0), "output:\n%s", r.out);
+    cr_assert(line_of(r.out, "survivor received=", line, sizeof(line)), "output:\n%s", r.out);
+    cr_log_info("native: %s", line);
+    cr_assert(eq(i64, field(line, "received"), field(line, "expected")), "%s", line);
+    run_done(&r);
+}
+
+/* A caller SIGKILLed while the broker waits for it: the broker goes on serving a second
+ * process blocked on the same socket, none of the datagrams queued after the kill is taken
+ * for the dead caller, and the broker holds no more fds afterwards than before. */
+Test(kill, sigkill_mid_call_loses_nothing_leaks_nothing, .timeout = 30)
+{
+    const char *args[] = {"kill", NULL};
+    struct run r;
+    char line[256];
+    int before, after;
+
+    run_start(&r, true, args);
+    cr_assert(run_wait_for(&r, "warm\n", 10000), "output:\n%s", r.out);
+    before = count_fds(r.pid);
+    cr_assert(eq(sz, (size_t)write(r.in_fd, "go\n", 3), 3));
+    cr_assert(run_wait_for(&r, "killed-done\n", 15000), "output:\n%s", r.out);
+    /* Every emulation has been answered by now; give the workers a moment to release. */
+    usleep(200000);
+    after = count_fds(r.pid);
+    cr_assert(eq(sz, (size_t)write(r.in_fd, "go\n", 3), 3));
+    cr_assert(eq(int, run_finish(&r, 10000), 0), "output:\n%s", r.out);
+    cr_assert(line_of(r.out, "survivor received=", line, sizeof(line)), "output:\n%s", r.out);
+    cr_log_info("under mmsgate: %s; broker fds before=%d after=%d", line, before, after);
+    fprintf(stderr, "signals: kill: %s; broker fds before=%d after=%d\n", line, before, after);
+    cr_expect(strstr(r.out, "victim killed\n") != NULL, "output:\n%s", r.out);
+    cr_expect(strstr(r.out, "survivor exit=0\n") != NULL, "output:\n%s", r.out);
+    cr_expect(eq(i64, field(line, "received"), field(line, "expected")),
+              "datagrams queued after the kill were lost: %s", line);
+    cr_expect(eq(i64, field(line, "wrong"), 0), "%s", line);
+    cr_expect(eq(int, after, before), "broker fds before=%d after=%d", before, after);
+    run_done(&r);
 }
