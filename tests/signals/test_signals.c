@@ -475,3 +475,56 @@ Test(kill, sigkill_mid_call_loses_nothing_leaks_nothing, .timeout = 30)
     cr_expect(eq(int, after, before), "broker fds before=%d after=%d", before, after);
     run_done(&r);
 }
+
+/* ---- 4. threads and file tables ----------------------------------------------------------- */
+
+/* Eight threads blocked at once, each on its own socket: each call is served against its own
+ * thread, and a burst of tgkill'ed SIGUSR1 (no SA_RESTART) interrupts only its target. */
+Test(threads, eight_callers_own_sockets_thread_directed_signals, .timeout = 60)
+{
+    const char *args[] = {"threads", NULL};
+    struct run r;
+    char line[256], prefix[32];
+    int code;
+
+    run_start(&r, true, args);
+    code = run_finish(&r, 45000);
+    cr_log_info("under mmsgate:\n%s", r.out);
+    fprintf(stderr, "signals: threads:\n%s", r.out);
+    cr_assert(eq(int, code, 0), "output:\n%s", r.out);
+    cr_assert(line_of(r.out, "threads ", line, sizeof(line)), "output:\n%s", r.out);
+    long long signalled = field(line, "signalled");
+    cr_expect(eq(i64, field(line, "signals"), field(line, "sent_signals")), "%s", line);
+    for (int i = 0; i < 8; i++) {
+        (void)snprintf(prefix, sizeof(prefix), "thread %d ", i);
+        cr_assert(line_of(r.out, prefix, line, sizeof(line)), "no line for thread %d", i);
+        cr_expect(eq(i64, field(line, "received"), field(line, "expected")), "%s", line);
+        cr_expect(eq(i64, field(line, "wrong"), 0), "%s", line);
+        cr_expect(eq(i64, field(line, "other"), 0), "%s", line);
+        if (i == signalled)
+            cr_expect(gt(i64, field(line, "eintr"), 0), "signalled thread: %s", line);
+        else
+            cr_expect(eq(i64, field(line, "eintr"), 0), "bystander interrupted: %s", line);
+    }
+    run_done(&r);
+}
+
+/* unshare(CLONE_FILES) in one thread, then the same fd number names socket A in the main
+ * thread's table and socket B in the thread's: each call must read its own socket. */
+Test(threads, unshared_fd_table_same_number_own_socket, .timeout = 30)
+{
+    const char *args[] = {"unshare", NULL};
+    struct run r;
+    char line[256];
+    int code;
+
+    run_start(&r, true, args);
+    code = run_finish(&r, 20000);
+    cr_log_info("under mmsgate:\n%s", r.out);
+    fprintf(stderr, "signals: unshare:\n%s", r.out);
+    cr_assert(eq(int, code, 0), "output:\n%s", r.out);
+    cr_assert(line_of(r.out, "unshare fd=", line, sizeof(line)), "output:\n%s", r.out);
+    cr_expect(strstr(r.out, " main ret=1 errno=0 data=from-A\n") != NULL, "%s", r.out);
+    cr_expect(strstr(r.out, " thread ret=1 errno=0 data=from-B\n") != NULL, "%s", r.out);
+    run_done(&r);
+}
