@@ -418,8 +418,13 @@ static int wait_readable(const struct remote *r, int sockfd, uint32_t flags, uin
         n = poll(&p, 1, (int)slice_ms);
         if (n < 0 && errno != EINTR)
             return -errno;
-        if (n > 0)
+        if (n > 0) {
+            /* A caller killed while we waited has no call left: receiving now would take a
+             * datagram another reader of the socket should get. */
+            if (remote_check(r) < 0)
+                return -ENOENT;
             return 0;
+        }
         pending = remote_signal_pending(r);
         if (pending < 0)
             return pending;
@@ -692,6 +697,11 @@ int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockf
      * where giving up takes nothing from the socket: after that it must never block. */
     if (!may_wait && !nonblock && !(flags & MSG_WAITFORONE) && vlen > 1)
         return -EMU_WOULD_WAIT;
+
+    /* A job may have waited in the queue: a caller that died meanwhile must not consume the
+     * pending error or a datagram. */
+    if (may_wait && remote_check(r) < 0)
+        return -ENOENT;
 
     /* do_recvmmsg() fetches and clears a pending socket error before the first entry, even
      * for vlen 0: a native call with vlen 0 on our duplicate (same open file) does exactly
