@@ -39,8 +39,11 @@
 #define SYS_RECVMMSG_ 19 /* include/uapi/linux/net.h */
 
 /* Everything the broker knows about one notification. */
+struct listener;
+
 struct job {
     struct job *next;     /* free list / queue */
+    struct listener *lst; /* holds a reference (n_jobs) while the job lives */
     struct remote remote; /* pidfd open when remote.pidfd >= 0 */
     int listener;
     struct emu_call call;
@@ -67,9 +70,15 @@ struct mmsg_broker {
     struct audit *audit;
     bool audit_all;
     int epfd;
-    int listeners[MAX_LISTENERS];
-    unsigned n_listeners;
-    int agent_fd; /* OCI listenerPath socket, -1 when none */
+    /* A listener that hung up stays open while jobs still answer on it, so a late reply never
+     * goes to a closed (or reused) fd number. Free slots have fd -1. Under lock. */
+    struct listener {
+        int fd;
+        unsigned n_jobs;
+        bool hung_up;
+    } listeners[MAX_LISTENERS];
+    unsigned n_listeners; /* not hung up */
+    int agent_fd;         /* OCI listenerPath socket, -1 when none */
     struct seccomp_notif_sizes sizes;
     struct seccomp_notif *req;
     struct emu_scratch inline_scratch; /* for emulations that cannot block, on this thread */
@@ -145,6 +154,11 @@ static void job_release(struct mmsg_broker *b, struct job *j)
         (void)close(j->sockfd); /* our duplicate; the caller's fd is unaffected */
     remote_close(&j->remote);
     pthread_mutex_lock(&b->lock);
+    if (j->lst && --j->lst->n_jobs == 0 && j->lst->hung_up) {
+        (void)close(j->lst->fd); /* nothing to do about it; the kernel side is gone already */
+        j->lst->fd = -1;
+    }
+    j->lst = NULL;
     j->next = b->free_jobs;
     b->free_jobs = j;
     pthread_mutex_unlock(&b->lock);
@@ -307,7 +321,10 @@ static void handle(struct mmsg_broker *b, int listener, const struct seccomp_not
     int err = 0;
     int64_t ret = -EPERM;
 
+    struct listener *lst = j->lst;
+
     *j = (struct job){
+        .lst = lst,
         .remote = {.listener = listener, .id = req->id, .tid = (pid_t)req->pid, .pidfd = -1},
         .listener = listener,
         .sockfd = -EBADF,
@@ -548,8 +565,9 @@ done:
     job_release(b, j);
 }
 
-static int on_listener(struct mmsg_broker *b, int listener)
+static int on_listener(struct mmsg_broker *b, struct listener *lst)
 {
+    int listener = lst->fd;
     struct job *j;
     int err;
 
@@ -560,8 +578,11 @@ static int on_listener(struct mmsg_broker *b, int listener)
         return err;
     pthread_mutex_lock(&b->lock);
     j = b->free_jobs;
-    if (j)
+    if (j) {
         b->free_jobs = j->next;
+        lst->n_jobs++;
+        j->lst = lst;
+    }
     pthread_mutex_unlock(&b->lock);
     if (!j) {
         /* Every job slot is held by an emulation in progress: refuse rather than wait. */
@@ -586,6 +607,8 @@ int mmsg_broker_new(const struct mmsg_broker_options *opts, struct mmsg_broker *
         return -ENOMEM;
     b->epfd = -1;
     b->agent_fd = -1;
+    for (unsigned i = 0; i < MAX_LISTENERS; i++)
+        b->listeners[i].fd = -1;
     pthread_mutex_init(&b->lock, NULL);
     pthread_cond_init(&b->work, NULL);
     b->policy = opts->policy;
@@ -644,8 +667,9 @@ struct mmsg_broker *mmsg_broker_free(struct mmsg_broker *b)
     }
     /* Closing a listener completes its pending calls with ENOSYS (kernel/seccomp.c
      * seccomp_notify_detach()): nothing is left waiting on us. */
-    for (unsigned i = 0; i < b->n_listeners; i++)
-        (void)close(b->listeners[i]);
+    for (unsigned i = 0; i < MAX_LISTENERS; i++)
+        if (b->listeners[i].fd >= 0)
+            (void)close(b->listeners[i].fd);
     if (b->epfd >= 0)
         (void)close(b->epfd);
     if (b->agent_fd >= 0)
@@ -664,9 +688,17 @@ struct mmsg_broker *mmsg_broker_free(struct mmsg_broker *b)
 int mmsg_broker_add_listener(struct mmsg_broker *b, int listener_fd)
 {
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = listener_fd};
+    struct listener *lst = NULL;
     int r;
 
-    if (b->n_listeners >= MAX_LISTENERS) {
+    pthread_mutex_lock(&b->lock);
+    for (unsigned i = 0; i < MAX_LISTENERS && !lst; i++)
+        if (b->listeners[i].fd < 0)
+            lst = &b->listeners[i];
+    if (lst)
+        *lst = (struct listener){.fd = listener_fd};
+    pthread_mutex_unlock(&b->lock);
+    if (!lst) {
         (void)close(listener_fd);
         return -EMFILE;
     }
@@ -677,11 +709,22 @@ int mmsg_broker_add_listener(struct mmsg_broker *b, int listener_fd)
         log_debug_errno(r, "setting SYNC_WAKE_UP");
     if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, listener_fd, &ev) < 0) {
         r = -errno;
+        pthread_mutex_lock(&b->lock);
+        lst->fd = -1;
+        pthread_mutex_unlock(&b->lock);
         (void)close(listener_fd);
         return r;
     }
-    b->listeners[b->n_listeners++] = listener_fd;
+    b->n_listeners++;
     return 0;
+}
+
+static struct listener *find_listener(struct mmsg_broker *b, int fd)
+{
+    for (unsigned i = 0; i < MAX_LISTENERS; i++)
+        if (b->listeners[i].fd == fd && !b->listeners[i].hung_up)
+            return &b->listeners[i];
+    return NULL;
 }
 
 #define EPOLL_SIGNALS (-1)
@@ -727,16 +770,19 @@ static void on_agent(struct mmsg_broker *b)
         log_info("agent: serving container \"%s\"", container);
 }
 
-static void remove_listener(struct mmsg_broker *b, int fd)
+/* Stop serving @lst: every task using its filter has exited (or it failed). It is closed once
+ * no job needs it any more. */
+static void remove_listener(struct mmsg_broker *b, struct listener *lst)
 {
-    for (unsigned i = 0; i < b->n_listeners; i++) {
-        if (b->listeners[i] != fd)
-            continue;
-        (void)epoll_ctl(b->epfd, EPOLL_CTL_DEL, fd, NULL); /* closing removes it anyway */
-        (void)close(fd);
-        b->listeners[i] = b->listeners[--b->n_listeners];
-        return;
+    (void)epoll_ctl(b->epfd, EPOLL_CTL_DEL, lst->fd, NULL); /* closing removes it anyway */
+    b->n_listeners--;
+    pthread_mutex_lock(&b->lock);
+    lst->hung_up = true;
+    if (lst->n_jobs == 0) {
+        (void)close(lst->fd);
+        lst->fd = -1;
     }
+    pthread_mutex_unlock(&b->lock);
 }
 
 /* Reap every exited child (we are a subreaper, so orphaned descendants come here too); record
@@ -798,6 +844,7 @@ int mmsg_broker_serve(struct mmsg_broker *b, pid_t child, int *ret_status)
         }
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
+            struct listener *lst;
 
             if (fd == EPOLL_SIGNALS) {
                 struct signalfd_siginfo si;
@@ -823,18 +870,21 @@ int mmsg_broker_serve(struct mmsg_broker *b, pid_t child, int *ret_status)
                 on_agent(b);
                 continue;
             }
+            lst = find_listener(b, fd);
+            if (!lst)
+                continue;
             if (evs[i].events & EPOLLIN) {
-                r = on_listener(b, fd);
+                r = on_listener(b, lst);
                 if (r < 0) {
                     log_error_errno(r, "receiving notification");
-                    remove_listener(b, fd);
+                    remove_listener(b, lst);
                     r = 0;
                 }
                 continue;
             }
             /* EPOLLHUP without EPOLLIN: every task using this filter has exited. */
             if (evs[i].events & (EPOLLHUP | EPOLLERR))
-                remove_listener(b, fd);
+                remove_listener(b, lst);
         }
         if (child > 0)
             reap(child, &child_done, &child_status);
