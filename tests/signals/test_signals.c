@@ -299,8 +299,10 @@ static char *result_lines(const char *out)
 
 /* Run "restart @scenario" natively and under mmsgate; check the native run against @native
  * (what the kernel does, line prefixes in order) and the gated run line by line against the
- * native one. */
-static void restart_case(const char *scenario, const char *const native[])
+ * native one. @differs (NULL, or pairs ending in NULL) lists the documented differences: a native
+ * line starting with differs[2i] must be, under mmsgate, a line starting with differs[2i+1]. */
+static void restart_case_differs(const char *scenario, const char *const native[],
+                                 const char *const differs[])
 {
     const char *args[] = {"restart", scenario, NULL};
     struct run rn, rg;
@@ -333,9 +335,20 @@ static void restart_case(const char *scenario, const char *const native[])
     while (*pn || *pg) {
         size_t ln = strcspn(pn, "\n"), lg = strcspn(pg, "\n");
 
-        cr_expect(ln == lg && strncmp(pn, pg, ln) == 0,
-                  "restart %s: native \"%.*s\" but under mmsgate \"%.*s\"", scenario, (int)ln, pn,
-                  (int)lg, pg);
+        const char *want = NULL;
+
+        for (size_t i = 0; differs && differs[i]; i += 2)
+            if (strncmp(pn, differs[i], strlen(differs[i])) == 0)
+                want = differs[i + 1];
+        if (want)
+            cr_expect(eq(int, strncmp(pg, want, strlen(want)), 0),
+                      "restart %s: native \"%.*s\" should be \"%s...\" under mmsgate (a documented "
+                      "difference), but is \"%.*s\"",
+                      scenario, (int)ln, pn, want, (int)lg, pg);
+        else
+            cr_expect(ln == lg && strncmp(pn, pg, ln) == 0,
+                      "restart %s: native \"%.*s\" but under mmsgate \"%.*s\"", scenario, (int)ln,
+                      pn, (int)lg, pg);
         pn += ln + (pn[ln] == '\n');
         pg += lg + (pg[lg] == '\n');
     }
@@ -344,6 +357,25 @@ static void restart_case(const char *scenario, const char *const native[])
     run_done(&rn);
     run_done(&rg);
 }
+
+static void restart_case(const char *scenario, const char *const native[])
+{
+    restart_case_differs(scenario, native, NULL);
+}
+
+/* The one documented difference of an interrupted batch (docs/emulation.md, "Known
+ * differences"): the kernel returns the count and also stores ERESTARTSYS (512), or EINTR with
+ * SO_RCVTIMEO, as the socket's pending error, which the next call reports. The broker returns
+ * the same count and data but cannot store that error: user space makes the kernel store one only
+ * through a native receive that has taken a datagram in the same call, and the interrupted wait
+ * has none. So the next call sees the socket as it is: nothing queued, EAGAIN. */
+static const char *const batch_differs[] = {
+    "call2 ret=-1 errno=512",
+    "call2 ret=-1 errno=11",
+    "call2 ret=-1 errno=4 ",
+    "call2 ret=-1 errno=11",
+    NULL,
+};
 
 /* SA_RESTART: the handler runs while the call waits, the call is restarted and returns the
  * datagram that came 300 ms later. */
@@ -387,7 +419,7 @@ Test(restart, batch_sa_restart_returns_count_then_512, .timeout = 30)
     const char *const native[] = {"call1 ret=2 errno=0 data=d0,d1 signals=1", "call1_waited=short",
                                   "call2 ret=-1 errno=512 data= signals=1",   "so_error=0",
                                   "last ret=1 errno=0 data=late signals=1",   NULL};
-    restart_case("batch-restart", native);
+    restart_case_differs("batch-restart", native, batch_differs);
 }
 
 Test(restart, batch_no_sa_restart_returns_count_then_512, .timeout = 30)
@@ -395,7 +427,7 @@ Test(restart, batch_no_sa_restart_returns_count_then_512, .timeout = 30)
     const char *const native[] = {"call1 ret=2 errno=0 data=d0,d1 signals=1", "call1_waited=short",
                                   "call2 ret=-1 errno=512 data= signals=1",   "so_error=0",
                                   "last ret=1 errno=0 data=late signals=1",   NULL};
-    restart_case("batch-eintr", native);
+    restart_case_differs("batch-eintr", native, batch_differs);
 }
 
 /* With SO_RCVTIMEO the stored error is EINTR instead. */
@@ -404,7 +436,7 @@ Test(restart, batch_rcvtimeo_returns_count_then_eintr, .timeout = 30)
     const char *const native[] = {"call1 ret=2 errno=0 data=d0,d1 signals=1", "call1_waited=short",
                                   "call2 ret=-1 errno=4 data= signals=1",     "so_error=0",
                                   "last ret=1 errno=0 data=late signals=1",   NULL};
-    restart_case("batch-rcvtimeo", native);
+    restart_case_differs("batch-rcvtimeo", native, batch_differs);
 }
 
 /* ---- 3. SIGKILL mid-call ------------------------------------------------------------------ */
