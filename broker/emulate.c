@@ -718,6 +718,7 @@ int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockf
         size_t ncontrol = 0;
         int next_err, nflags;
         struct timespec rem;
+        struct iovec niov;
         bool use_peek;
         ssize_t n;
 
@@ -758,14 +759,15 @@ int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockf
         use_peek = datagrams > 0 && !(flags & MSG_PEEK) && peek_ok;
         if (use_peek)
             pthread_mutex_lock(sock_lock(&st));
+        /* Outlives the receive loop: take_entry() compares the peeked payload through it. */
+        niov = (struct iovec){s->payload, e.total < EMU_PAYLOAD_MAX ? e.total : EMU_PAYLOAD_MAX};
         for (;;) {
             uint64_t deadline = cap_ns;
 
             nm = (struct msghdr){
                 .msg_name = &addr,
                 .msg_namelen = sizeof(addr),
-                .msg_iov = &(struct iovec){s->payload,
-                                           e.total < EMU_PAYLOAD_MAX ? e.total : EMU_PAYLOAD_MAX},
+                .msg_iov = &niov,
                 .msg_iovlen = 1,
                 .msg_control = ncontrol ? s->control : NULL,
                 .msg_controllen = ncontrol,

@@ -106,18 +106,25 @@ static uint64_t realtime_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The signals serve() takes through its signalfd: forwarded to the child (or ending serve and
+ * agent), and SIGCHLD. */
+static void served_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGQUIT);
+    sigaddset(set, SIGUSR1);
+    sigaddset(set, SIGUSR2);
+    sigaddset(set, SIGCHLD);
+}
+
 int mmsg_signals_block(void)
 {
     sigset_t set;
 
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGQUIT);
-    sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGUSR2);
-    sigaddset(&set, SIGCHLD);
+    served_signals(&set);
     /* A closed audit pipe must be an EPIPE to report, not a signal that kills the broker. */
     sigaddset(&set, SIGPIPE);
     return -pthread_sigmask(SIG_BLOCK, &set, NULL);
@@ -809,14 +816,7 @@ int mmsg_broker_serve(struct mmsg_broker *b, pid_t child, int *ret_status)
     bool child_done = child <= 0, terminated = false;
     sigset_t set;
 
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGQUIT);
-    sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGUSR2);
-    sigaddset(&set, SIGCHLD);
+    served_signals(&set);
     sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sigfd < 0)
         return log_error_errno(-errno, "signalfd");

@@ -294,27 +294,24 @@ static int cmd_run(int argc, char **argv, enum mode mode)
     ro.drop_caps = ro.drop_caps || mmsg_policy_drop_caps(policy);
     r = mmsg_broker_new(&bo, &broker);
     if (r < 0) {
-        log_error_errno(r, "starting the broker%s%s", bo.audit_path ? " (audit " : "",
-                        bo.audit_path ? bo.audit_path : "");
+        if (bo.audit_path)
+            log_error_errno(r, "opening the audit sink \"%s\"", bo.audit_path);
+        else
+            log_error_errno(r, "starting the broker");
         goto out;
     }
-    if (mode == MODE_AGENT) {
-        r = mmsg_broker_add_agent(broker, agent_path);
-        if (r < 0) {
-            log_error_errno(r, "listening on \"%s\"", agent_path);
-            goto out;
+    if (mode != MODE_RUN) {
+        if (mode == MODE_AGENT) {
+            r = mmsg_broker_add_agent(broker, agent_path);
+            if (r < 0)
+                log_error_errno(r, "listening on \"%s\"", agent_path);
+        } else {
+            r = mmsg_broker_add_listener(broker, (int)listener_fd);
+            if (r < 0)
+                log_error_errno(r, "serving listener fd %u", listener_fd);
         }
-        r = mmsg_broker_serve(broker, 0, NULL);
-        ret = r < 0 ? EXIT_BROKER : 0;
-        goto out;
-    }
-    if (mode == MODE_SERVE) {
-        r = mmsg_broker_add_listener(broker, (int)listener_fd);
-        if (r < 0) {
-            log_error_errno(r, "serving listener fd %u", listener_fd);
-            goto out;
-        }
-        r = mmsg_broker_serve(broker, 0, NULL);
+        if (r >= 0)
+            r = mmsg_broker_serve(broker, 0, NULL);
         ret = r < 0 ? EXIT_BROKER : 0;
         goto out;
     }
