@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audit.h"
@@ -18,6 +19,7 @@
 #include "log.h"
 
 #define AUDIT_SLOTS 1024
+#define AUDIT_CLOSE_WAIT_S 2
 #define AUDIT_LINE_MAX 8192 /* an exe path is at most 4095 bytes, escaped up to 6x: truncated */
 
 struct audit {
@@ -162,7 +164,11 @@ static void *writer_main(void *arg)
 {
     struct audit *a = arg;
     uint64_t reported_dropped = 0, reported_failed = 0;
+    int old;
 
+    /* audit_close() may cancel us when the sink blocks for good; only inside write(), where no
+     * lock is held. */
+    (void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old); /* cannot fail */
     pthread_mutex_lock(&a->lock);
     for (;;) {
         unsigned idx;
@@ -180,7 +186,11 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&a->lock);
 
         while (off < len) {
-            ssize_t n = write(a->fd, a->slot[idx] + off, len - off);
+            ssize_t n;
+
+            (void)pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
+            n = write(a->fd, a->slot[idx] + off, len - off);
+            (void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
             if (n < 0 && errno == EINTR)
                 continue;
             if (n <= 0) {
@@ -249,13 +259,29 @@ int audit_open(const char *path, struct audit **ret)
 
 struct audit *audit_close(struct audit *a)
 {
+    struct timespec deadline;
+    unsigned lost = 0;
+
     if (!a)
         return NULL;
+    (void)clock_gettime(CLOCK_REALTIME, &deadline); /* cannot fail for CLOCK_REALTIME */
+    deadline.tv_sec += AUDIT_CLOSE_WAIT_S;
     pthread_mutex_lock(&a->lock);
     a->stop = true;
     pthread_cond_signal(&a->more);
+    /* Give the sink a moment to take what is queued, but never wait on it for good: a pipe
+     * whose reader stopped reading would keep mmsgate from ever exiting. */
+    while (a->head != a->tail &&
+           pthread_cond_timedwait(&a->drained, &a->lock, &deadline) != ETIMEDOUT)
+        ;
+    if (a->head != a->tail)
+        lost = a->tail - a->head;
     pthread_mutex_unlock(&a->lock);
-    (void)pthread_join(a->writer, NULL); /* the writer always ends once stop is set */
+    if (lost) {
+        (void)pthread_cancel(a->writer); /* takes effect in its blocked write() */
+        log_error("audit sink blocked: %u records not written", lost);
+    }
+    (void)pthread_join(a->writer, NULL); /* ends once stop is set, or cancelled */
     if (a->own_fd)
         (void)close(a->fd); /* the records were written; nothing to do about close errors */
     pthread_mutex_destroy(&a->lock);
