@@ -2,20 +2,22 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Install dependencies, build mmsgate and the example service, and run the service under the
 # broker with the built-in default policy:
-#     build/broker/mmsgate run --audit - -- build/examples/udp-receiver32
-# The service prints one line per recvmmsg() call on stdout; the broker writes audit lines (JSON)
-# on stderr. Afterwards, a table of the audited calls. Exits with the service's status.
-#   scripts/demo.sh [--audit-all]    --audit-all: audit every call, not only denies and caps
+#     build/broker/mmsgate run --audit - --audit-all -- build/examples/udp-receiver32
+# The service prints one line per recvmmsg() call on stdout; the broker writes one audit line
+# (JSON) per decision on stderr. Afterwards, a table of every decision. Exits with the service's
+# status.
+#   scripts/demo.sh [--audited-only]   only what the policy audits (denies and caps), as
+#                                      mmsgate does without --audit-all
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build="$root/build"
-mmsgate_args=()
+mmsgate_args=(--audit-all)
 case "${1:-}" in
 "") ;;
---audit-all) mmsgate_args+=(--audit-all) ;;
+--audited-only) mmsgate_args=() ;;
 *)
-    echo "usage: scripts/demo.sh [--audit-all]" >&2
+    echo "usage: scripts/demo.sh [--audited-only]" >&2
     exit 2
     ;;
 esac
@@ -67,7 +69,7 @@ jq -R -r 'fromjson? | select(type == "object" and has("decision")) |
         { printf fmt, $1, $2, $3, $4, $5, $6, $7, $8, $9; n++ }
         END { if (n == 0) print "(no audit lines: did the broker start?)" }'
 if ((${#mmsgate_args[@]} == 0)); then
-    echo "(only rules with audit=true are logged; scripts/demo.sh --audit-all shows every call)"
+    echo "(only rules with audit=true are logged; without --audited-only every decision is)"
 fi
 echo
 echo "== service exit status: $status"
