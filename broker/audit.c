@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "audit.h"
@@ -19,21 +21,18 @@
 #include "log.h"
 
 #define AUDIT_SLOTS 1024
-#define AUDIT_CLOSE_WAIT_S 2
+#define AUDIT_CLOSE_WAIT_MS 2000
 #define AUDIT_LINE_MAX 8192 /* an exe path is at most 4095 bytes, escaped up to 6x: truncated */
 
 struct audit {
-    int fd;
-    bool own_fd;
+    int fd; /* our own descriptor of the sink, non-blocking where possible */
     pthread_t writer;
     pthread_mutex_t lock;
     pthread_cond_t more;
-    pthread_cond_t drained;
     bool stop;
-    unsigned head, tail; /* ring indexes, tail - head = queued */
-    unsigned writing;    /* the writer holds one line outside the lock */
+    uint64_t give_up_ms; /* closing: CLOCK_MONOTONIC ms after which a stuck sink is abandoned */
+    unsigned head, tail; /* ring indexes, tail - head = queued; head advances after the write */
     uint64_t dropped;
-    uint64_t failed;
     char (*slot)[AUDIT_LINE_MAX];
     size_t slot_len[AUDIT_SLOTS];
 };
@@ -160,61 +159,122 @@ int audit_format(const struct audit_record *rec, char *buf, size_t buf_len)
     return (int)o.len;
 }
 
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail for CLOCK_MONOTONIC */
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Write one line. The sink fd is non-blocking where that can be arranged (audit_open()), so a
+ * sink that stops reading is waited for in poll(), from which a closing broker can give up.
+ * Return: 0; -ETIMEDOUT (closing, and the sink did not take it in time); -errno. */
+static int write_line(struct audit *a, const char *line, size_t len)
+{
+    size_t off = 0;
+
+    while (off < len) {
+        ssize_t n = write(a->fd, line + off, len - off);
+
+        if (n > 0) {
+            off += (size_t)n;
+            continue;
+        }
+        if (n == 0)
+            return -EIO;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN)
+            return -errno;
+        for (;;) {
+            struct pollfd p = {.fd = a->fd, .events = POLLOUT};
+            uint64_t give_up;
+
+            pthread_mutex_lock(&a->lock);
+            give_up = a->give_up_ms;
+            pthread_mutex_unlock(&a->lock);
+            if (give_up && mono_ms() >= give_up)
+                return -ETIMEDOUT;
+            if (poll(&p, 1, 100) != 0)
+                break;
+        }
+    }
+    return 0;
+}
+
 static void *writer_main(void *arg)
 {
     struct audit *a = arg;
-    uint64_t reported_dropped = 0, reported_failed = 0;
-    int old;
+    uint64_t reported_dropped = 0, dropped, failed = 0;
+    unsigned lost;
 
-    /* audit_close() may cancel us when the sink blocks for good; only inside write(), where no
-     * lock is held. */
-    (void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old); /* cannot fail */
     pthread_mutex_lock(&a->lock);
     for (;;) {
         unsigned idx;
-        size_t len, off = 0;
+        int r;
 
-        while (a->head == a->tail && !a->stop) {
-            pthread_cond_broadcast(&a->drained);
+        while (a->head == a->tail && !a->stop)
             pthread_cond_wait(&a->more, &a->lock);
-        }
         if (a->head == a->tail)
             break;
         idx = a->head % AUDIT_SLOTS;
-        len = a->slot_len[idx];
-        a->writing = 1;
         pthread_mutex_unlock(&a->lock);
 
-        while (off < len) {
-            ssize_t n;
+        r = write_line(a, a->slot[idx], a->slot_len[idx]);
 
-            (void)pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
-            n = write(a->fd, a->slot[idx] + off, len - off);
-            (void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                a->failed++;
-                if (a->failed - reported_failed == 1 || a->failed % 1000 == 0)
-                    log_error_errno(n < 0 ? -errno : -EIO,
-                                    "writing audit record (%" PRIu64 " lost so far)", a->failed);
-                reported_failed = a->failed;
-                break;
-            }
-            off += (size_t)n;
+        /* Diagnostics go to stderr, which may itself be slow: never while holding the lock
+         * audit_write() needs. */
+        if (r == -ETIMEDOUT) {
+            pthread_mutex_lock(&a->lock);
+            lost = a->tail - a->head;
+            pthread_mutex_unlock(&a->lock);
+            log_error("audit sink blocked: %u records not written", lost);
+            return NULL;
         }
-
+        if (r < 0) {
+            failed++;
+            if (failed == 1 || failed % 1000 == 0)
+                log_error_errno(r, "writing audit record (%" PRIu64 " lost so far)", failed);
+        }
         pthread_mutex_lock(&a->lock);
-        a->writing = 0;
         a->head++;
-        if (a->dropped != reported_dropped) {
-            log_error("audit sink too slow: %" PRIu64 " records dropped", a->dropped);
-            reported_dropped = a->dropped;
+        dropped = a->dropped;
+        pthread_mutex_unlock(&a->lock);
+        if (dropped != reported_dropped) {
+            log_error("audit sink too slow: %" PRIu64 " records dropped", dropped);
+            reported_dropped = dropped;
         }
+        pthread_mutex_lock(&a->lock);
     }
-    pthread_cond_broadcast(&a->drained);
     pthread_mutex_unlock(&a->lock);
     return NULL;
+}
+
+/* Our own open file description of the sink, set non-blocking: changing O_NONBLOCK on an fd we
+ * share (stderr) would change it for everyone else using that file. */
+static int open_sink(const char *path)
+{
+    int fd, fl;
+
+    if (strcmp(path, "-") == 0) {
+        /* Reopening stderr through /proc gives a file description of our own for pipes, FIFOs,
+         * terminals and files. A socket cannot be reopened: it is then shared, and left
+         * blocking, since O_NONBLOCK would change it for everyone using it. */
+        fd = open("/proc/self/fd/2", O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+            fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+            return fd < 0 ? -errno : fd;
+        }
+    } else {
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+        if (fd < 0)
+            return -errno;
+    }
+    fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        (void)fcntl(fd, F_SETFL, fl | O_NONBLOCK); /* without it, only slower to give up */
+    return fd;
 }
 
 int audit_open(const char *path, struct audit **ret)
@@ -230,25 +290,18 @@ int audit_open(const char *path, struct audit **ret)
         free(a);
         return -ENOMEM;
     }
-    if (strcmp(path, "-") == 0) {
-        a->fd = STDERR_FILENO;
-    } else {
-        a->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
-        if (a->fd < 0) {
-            r = -errno;
-            free(a->slot);
-            free(a);
-            return r;
-        }
-        a->own_fd = true;
+    a->fd = open_sink(path);
+    if (a->fd < 0) {
+        r = a->fd;
+        free(a->slot);
+        free(a);
+        return r;
     }
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->more, NULL);
-    pthread_cond_init(&a->drained, NULL);
     r = -pthread_create(&a->writer, NULL, writer_main, a);
     if (r < 0) {
-        if (a->own_fd)
-            (void)close(a->fd);
+        (void)close(a->fd);
         free(a->slot);
         free(a);
         return r;
@@ -259,34 +312,19 @@ int audit_open(const char *path, struct audit **ret)
 
 struct audit *audit_close(struct audit *a)
 {
-    struct timespec deadline;
-    unsigned lost = 0;
-
     if (!a)
         return NULL;
-    (void)clock_gettime(CLOCK_REALTIME, &deadline); /* cannot fail for CLOCK_REALTIME */
-    deadline.tv_sec += AUDIT_CLOSE_WAIT_S;
     pthread_mutex_lock(&a->lock);
-    a->stop = true;
-    pthread_cond_signal(&a->more);
     /* Give the sink a moment to take what is queued, but never wait on it for good: a pipe
      * whose reader stopped reading would keep mmsgate from ever exiting. */
-    while (a->head != a->tail &&
-           pthread_cond_timedwait(&a->drained, &a->lock, &deadline) != ETIMEDOUT)
-        ;
-    if (a->head != a->tail)
-        lost = a->tail - a->head;
+    a->stop = true;
+    a->give_up_ms = mono_ms() + AUDIT_CLOSE_WAIT_MS;
+    pthread_cond_signal(&a->more);
     pthread_mutex_unlock(&a->lock);
-    if (lost) {
-        (void)pthread_cancel(a->writer); /* takes effect in its blocked write() */
-        log_error("audit sink blocked: %u records not written", lost);
-    }
-    (void)pthread_join(a->writer, NULL); /* ends once stop is set, or cancelled */
-    if (a->own_fd)
-        (void)close(a->fd); /* the records were written; nothing to do about close errors */
+    (void)pthread_join(a->writer, NULL); /* ends when drained or past give_up_ms */
+    (void)close(a->fd);                  /* our own descriptor; nothing to do about close errors */
     pthread_mutex_destroy(&a->lock);
     pthread_cond_destroy(&a->more);
-    pthread_cond_destroy(&a->drained);
     free(a->slot);
     free(a);
     return NULL;
