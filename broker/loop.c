@@ -318,12 +318,24 @@ static unsigned register_inputs(enum mmsg_syscall sys)
     return sys == MMSG_SYS_SOCKETCALL ? MMSG_INPUT_SYSCALL : MMSG_INPUT_REGISTERS;
 }
 
+/* Who made the call, for an audit record that will be written: read only then (it costs a few
+ * /proc reads), while the call is still pending, and confirmed with ID_VALID so a reused tid
+ * cannot put another process's name in the record. Failures only leave the fields null. */
+static void audit_identity(struct mmsg_broker *b, struct job *j)
+{
+    if (!b->audit || !(j->audit || b->audit_all) || j->ident_known)
+        return;
+    if (ensure_remote(j, j->listener, j->remote.id, j->remote.tid) < 0)
+        return;
+    if (remote_identity(&j->remote, &j->ident) >= 0 && remote_check(&j->remote) >= 0)
+        j->ident_known = true;
+}
+
 static void handle(struct mmsg_broker *b, int listener, const struct seccomp_notif *req,
                    struct job *j)
 {
     const struct seccomp_data *d = &req->data;
     struct mmsg_call call = {0};
-    bool want_audit_detail;
     const char *enforcement;
     int err = 0;
     int64_t ret = -EPERM;
@@ -431,8 +443,7 @@ static void handle(struct mmsg_broker *b, int listener, const struct seccomp_not
         }
         inspect_socket(j, &call);
     }
-    want_audit_detail = b->audit != NULL;
-    if ((b->policy_inputs & MMSG_INPUT_PROCESS) || want_audit_detail) {
+    if (b->policy_inputs & MMSG_INPUT_PROCESS) {
         err = ensure_remote(j, listener, req->id, j->remote.tid);
         if (err < 0)
             goto fail;
@@ -454,6 +465,7 @@ static void handle(struct mmsg_broker *b, int listener, const struct seccomp_not
 
     (void)mmsg_policy_evaluate(b->policy, &call, &j->decision); /* cannot fail */
     j->audit = j->decision.audit;
+    audit_identity(b, j);
     if (b->audit && (j->audit || b->audit_all) && j->call.timeout && !j->call.timeout_read &&
         j->remote.pidfd >= 0) {
         /* For the record; the decision is made. This is the same single copy an emulation
@@ -567,6 +579,7 @@ fail:
     ret = -EPERM;
     enforcement = "errno";
 respond:
+    audit_identity(b, j);
     job_reply(b, j, ret, enforcement);
 done:
     job_release(b, j);
