@@ -318,6 +318,22 @@ static unsigned register_inputs(enum mmsg_syscall sys)
     return sys == MMSG_SYS_SOCKETCALL ? MMSG_INPUT_SYSCALL : MMSG_INPUT_REGISTERS;
 }
 
+/* Read the caller's timeout, once: the policy, the audit record and an emulation all use this
+ * single copy (kept in j->call). Return: 0; -ENOENT when the caller is gone. */
+static int read_timeout_once(struct job *j)
+{
+    if (j->call.timeout_read)
+        return 0;
+    (void)emu_read_timeout(&j->remote, &j->call); /* the outcome is kept in call.timeout_err */
+    return j->call.timeout_err == -ESRCH ? -ENOENT : 0;
+}
+
+/* Whether the copy holds a value (an out-of-range one included, which rules may still match). */
+static bool timeout_value_known(const struct emu_call *c)
+{
+    return c->timeout && c->timeout_read && (!c->timeout_err || c->timeout_err == -EINVAL);
+}
+
 /* Who made the call, for an audit record that will be written: read only then (it costs a few
  * /proc reads), while the call is still pending, and confirmed with ID_VALID so a reused tid
  * cannot put another process's name in the record. Failures only leave the fields null. */
@@ -419,14 +435,11 @@ static void handle(struct mmsg_broker *b, int listener, const struct seccomp_not
     /* Read only what some rule needs; every read is followed by ID_VALID below. */
     if ((b->policy_inputs & MMSG_INPUT_TIMEOUT_VALUE) && j->call.timeout) {
         err = ensure_remote(j, listener, req->id, j->remote.tid);
+        if (err >= 0)
+            err = read_timeout_once(j);
         if (err < 0)
             goto fail;
-        (void)emu_read_timeout(&j->remote, &j->call); /* the result is kept in call.timeout_err */
-        if (j->call.timeout_err == -ESRCH) {
-            err = -ENOENT;
-            goto fail;
-        }
-        if (!j->call.timeout_err || j->call.timeout_err == -EINVAL) {
+        if (timeout_value_known(&j->call)) {
             call.timeout_known = true;
             call.timeout_sec = j->call.timeout_ts.tv_sec;
             call.timeout_nsec = j->call.timeout_ts.tv_nsec;
@@ -466,25 +479,16 @@ static void handle(struct mmsg_broker *b, int listener, const struct seccomp_not
     (void)mmsg_policy_evaluate(b->policy, &call, &j->decision); /* cannot fail */
     j->audit = j->decision.audit;
     audit_identity(b, j);
-    if (b->audit && (j->audit || b->audit_all) && j->call.timeout && !j->call.timeout_read &&
-        j->remote.pidfd >= 0) {
-        /* For the record; the decision is made. This is the same single copy an emulation
-         * below will use. */
-        (void)emu_read_timeout(&j->remote, &j->call); /* kept in call.timeout_err */
-        if (j->call.timeout_err == -ESRCH) {
-            err = -ENOENT;
+    if (b->audit && (j->audit || b->audit_all) && j->remote.pidfd >= 0) {
+        /* For the record; the decision is made. */
+        err = read_timeout_once(j);
+        if (err < 0)
             goto fail;
-        }
-        if (!j->call.timeout_err || j->call.timeout_err == -EINVAL) {
-            call.timeout_known = true;
-            call.timeout_sec = j->call.timeout_ts.tv_sec;
-            call.timeout_nsec = j->call.timeout_ts.tv_nsec;
-        }
     }
-    if (call.timeout_known) {
+    if (timeout_value_known(&j->call)) {
         j->rec.timeout_decoded = true;
-        j->rec.tv_sec = call.timeout_sec;
-        j->rec.tv_nsec = call.timeout_nsec;
+        j->rec.tv_sec = j->call.timeout_ts.tv_sec;
+        j->rec.tv_nsec = j->call.timeout_ts.tv_nsec;
     }
 
     switch (j->decision.action) {
@@ -533,13 +537,9 @@ emulate:
     err = ensure_remote(j, listener, req->id, j->remote.tid);
     if (err < 0)
         goto fail;
-    if (!j->call.timeout_read) {
-        (void)emu_read_timeout(&j->remote, &j->call); /* kept in call.timeout_err */
-        if (j->call.timeout_err == -ESRCH) {
-            err = -ENOENT;
-            goto fail;
-        }
-    }
+    err = read_timeout_once(j);
+    if (err < 0)
+        goto fail;
     if (j->sockfd == -EBADF) {
         j->sockfd = remote_getfd(&j->remote, j->call.fd);
         if (j->sockfd == -ENOENT) {
