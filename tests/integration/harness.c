@@ -18,6 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+
 #ifndef MMSGATE_BIN
 #error "MMSGATE_BIN must be defined by the build"
 #endif
@@ -541,4 +544,20 @@ int h_try(struct h_run *r, const char *policy, const struct h_route *route,
     memset(ret_call, 0, sizeof(*ret_call));
     (void)h_parse_calls(r->out, ret_call, 1);
     return code;
+}
+
+void h_expect_three_datagrams(const char *policy, const char *route_arg, const char *const extra[])
+{
+    struct h_run r;
+    struct h_call c;
+    int code = h_try(&r, policy, h_route(route_arg), extra, &c);
+
+    cr_assert(eq(int, code, 0), "mmsgate run exited %d; stderr: %s", code, r.err);
+    cr_assert(eq(str, c.route, (char *)route_arg), "no call line; stdout: %s", r.out);
+    cr_expect(eq(long, c.ret, 3));
+    cr_expect(eq(str, c.err, "0"));
+    cr_expect(eq(str, c.lens, "7,7,7"));
+    cr_expect(eq(str, c.data, "dgram-0,dgram-1,dgram-2"));
+    cr_expect(eq(str, c.flags, "0x0,0x0,0x0"));
+    h_run_done(&r);
 }

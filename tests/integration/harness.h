@@ -128,4 +128,9 @@ const struct h_route *h_route(const char *arg);
 int h_try(struct h_run *r, const char *policy, const struct h_route *route,
           const char *const extra[], struct h_call *ret_call);
 
+/* Run one call through @route_arg's route under @policy with three datagrams queued and @extra
+ * arguments, and expect exactly those three back (count, lengths, payloads, msg_flags). Asserts
+ * (criterion) on the way; for tests of whole routes. */
+void h_expect_three_datagrams(const char *policy, const char *route_arg, const char *const extra[]);
+
 #endif
