@@ -35,6 +35,24 @@ struct mmsg_broker *mmsg_broker_free(struct mmsg_broker *broker);
  */
 int mmsg_broker_add_listener(struct mmsg_broker *broker, int listener_fd);
 
+/* Who a listener serves, for the policy choice and the audit (agent: one per container). */
+struct mmsg_listener_info {
+    const char *container_id; /* NULL outside the agent */
+    const char *bundle;       /* NULL when unknown */
+    const char *policy_name;  /* NULL: the default policy */
+    pid_t init_pid;           /* the container's first process as the host sees it; 0 unknown */
+};
+
+/**
+ * mmsg_broker_add_listener_info() - like mmsg_broker_add_listener(), with @info copied into
+ * the broker. Calls on this listener are decided by the policy named @info->policy_name; when
+ * that name does not resolve, every call fails closed with the deny errno of rule
+ * "policy-unavailable" (audited) and one log line says why.
+ * Return: as mmsg_broker_add_listener().
+ */
+int mmsg_broker_add_listener_info(struct mmsg_broker *broker, int listener_fd,
+                                  const struct mmsg_listener_info *info);
+
 /**
  * mmsg_broker_add_agent() - listen on the unix socket @path (mode 0600, a stale socket is
  * replaced) for OCI runtimes (runc, crun) handing over container listeners via the
