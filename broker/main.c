@@ -290,7 +290,7 @@ static int cmd_run(int argc, char **argv, enum mode mode)
     }
     if (load_policy(policy_path, &policy) < 0)
         return EXIT_BROKER;
-    bo.policy = policy;
+    bo.policy_path = policy_path;
     ro.drop_caps = ro.drop_caps || mmsg_policy_drop_caps(policy);
     r = mmsg_broker_new(&bo, &broker);
     if (r < 0) {

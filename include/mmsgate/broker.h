@@ -12,16 +12,17 @@
 struct mmsg_broker;
 
 struct mmsg_broker_options {
-    const struct mmsg_policy *policy; /* borrowed; must outlive the broker */
+    const char *policy_path;          /* NULL: the built-in default policy */
+    const char *policy_dir;           /* NULL: none; else DIR/NAME.json for listener policies */
     const char *audit_path;           /* NULL: no audit; "-": stderr; else appended to */
     bool audit_all;                   /* audit every decision, not just audited rules */
-    unsigned max_workers;             /* threads for blocking emulations; 0: default (64) */
+    unsigned max_workers;             /* threads for emulations; 0: default (256) */
 };
 
 /**
  * mmsg_broker_new() - create a broker (no listener yet).
- * Return: 0; -ENOMEM; -errno opening the audit sink; -ENOSYS when the kernel lacks
- * SECCOMP_GET_NOTIF_SIZES.
+ * Return: 0; -ENOMEM; -EINVAL (invalid policy, errors logged as FILE:LINE:COLUMN); -errno
+ * opening the policy or the audit sink; -ENOSYS when the kernel lacks SECCOMP_GET_NOTIF_SIZES.
  */
 int mmsg_broker_new(const struct mmsg_broker_options *opts, struct mmsg_broker **ret_broker);
 
