@@ -18,6 +18,7 @@
 #include "agent.h"
 #include "core.h"
 #include "kernel.h"
+#include "sandbox.h"
 
 #define LOG_COMPONENT "loop"
 #include "log.h"
@@ -432,6 +433,10 @@ int mmsg_broker_serve(struct mmsg_broker *b, pid_t child, int *ret_status)
         r = log_error_errno(-errno, "epoll_ctl");
         goto out;
     }
+    /* From here on the broker only serves: least privilege (sandbox.c). */
+    r = sandbox_apply();
+    if (r < 0)
+        goto out;
     /* The child may already be gone. */
     if (child > 0)
         reap(child, &child_done, &child_status);

@@ -60,7 +60,8 @@ static const char *sig_bin(void)
     if (ia32_available(SIG32_BIN))
         return SIG32_BIN;
     if (!said)
-        cr_log_warn("%s; running sig64 (x86_64 route 299) instead", IA32_SKIP_REASON);
+        fprintf(stderr, "signals: %s; running sig64 (x86_64 route 299) instead\n",
+                IA32_SKIP_REASON);
     said = true;
     return SIG64_BIN;
 }
