@@ -18,10 +18,10 @@
 #endif
 
 /* Re-emitting control messages in the caller's layout: net/compat.c put_cmsg_compat() and
- * scm_detach_fds_compat(), net/core/scm.c put_cmsg() and scm_detach_fds() (spec 19-21). Each
- * message is written straight to the caller, header and payload only, so alignment padding keeps
- * the caller's bytes, as in the kernel. A faulting write is ignored there: the message is not
- * counted and the cursor does not move. */
+ * scm_detach_fds_compat(), net/core/scm.c put_cmsg() and scm_detach_fds() (docs/recvmmsg-compat.md
+ * rules 19-21). Each message is written straight to the caller, header and payload only, so
+ * alignment padding keeps the caller's bytes, as in the kernel. A faulting write is ignored there:
+ * the message is not counted and the cursor does not move. */
 
 static size_t cmsg_hdr_len(const struct cmsg_out *o)
 {
