@@ -4,18 +4,30 @@
 #ifndef MMSGATE_BROKER_H
 #define MMSGATE_BROKER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
 #include "mmsgate/policy.h"
 
 struct mmsg_broker;
+struct stats; /* broker/stats.h */
+struct learn; /* policy/learn.h */
+
+/* Signals mmsgate never forwards to PROG ("mmsgate reload PID", "mmsgate stats PID"): reload
+ * every policy and reopen the audit file; print the stats table on the log. serve and agent
+ * also reload on SIGHUP. */
+#define MMSG_SIGNAL_RELOAD (SIGRTMIN + 0)
+#define MMSG_SIGNAL_STATS (SIGRTMIN + 1)
 
 struct mmsg_broker_options {
     const struct mmsg_policy *policy; /* borrowed; must outlive the broker */
     const char *audit_path;           /* NULL: no audit; "-": stderr; else appended to */
     bool audit_all;                   /* audit every decision, not just audited rules */
     unsigned max_workers;             /* threads for blocking emulations; 0: default (64) */
+    bool complain;                    /* decide and audit every call, enforce none (--complain) */
+    struct stats *stats;              /* borrowed; NULL: no counters (stats_record()) */
+    struct learn *learn;              /* borrowed; NULL: not learning (learn_observe()) */
 };
 
 /**
