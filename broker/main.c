@@ -23,8 +23,8 @@
 #ifndef MMSG_VERSION
 #define MMSG_VERSION "unknown"
 #endif
-#ifndef MMSG_DOCDIR
-#define MMSG_DOCDIR "/usr/share/doc/mmsgate"
+#ifndef MMSG_DATADIR
+#define MMSG_DATADIR "/usr/share/mmsgate"
 #endif
 
 /* Exit codes of our own failures, as env(1), timeout(1) and chroot(1) use them. */
@@ -91,7 +91,8 @@ static void help_main(FILE *f)
           "126 if PROG could not be executed; 127 if PROG was not found.\n"
           "Exit status of check: 0 valid, 1 invalid, 2 unreadable.\n"
           "Documentation: man mmsgate, man mmsgate-policy, man mmsgate-audit;\n"
-          "example policies and the JSON Schema in " MMSG_DOCDIR "/.\n",
+          "example policies in " MMSG_DATADIR "/policies, the JSON Schema in\n"
+          MMSG_DATADIR "/policy.schema.json.\n",
           f);
 }
 
