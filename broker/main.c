@@ -13,6 +13,7 @@
 #include "filter.h"
 #include "internal/macros.h"
 #include "learn.h"
+#include "policy-store.h"
 #include "stats.h"
 #include "mmsgate/broker.h"
 #include "mmsgate/policy.h"
@@ -91,8 +92,8 @@ static void help_main(FILE *f)
           "126 if PROG could not be executed; 127 if PROG was not found.\n"
           "Exit status of check: 0 valid, 1 invalid, 2 unreadable.\n"
           "Documentation: man mmsgate, man mmsgate-policy, man mmsgate-audit;\n"
-          "example policies in " MMSG_DATADIR "/policies, the JSON Schema in\n"
-          MMSG_DATADIR "/policy.schema.json.\n",
+          "example policies in " MMSG_DATADIR "/policies, the JSON Schema in\n" MMSG_DATADIR
+          "/policy.schema.json.\n",
           f);
 }
 
@@ -115,37 +116,6 @@ static void help_run(FILE *f)
           "Exit status: PROG's; 125 if mmsgate failed (bad option or policy, no sandbox);\n"
           "126 if PROG could not be executed; 127 if PROG was not found.\n",
           f);
-}
-
-static int load_policy(const char *path, struct mmsg_policy **ret)
-{
-    struct mmsg_diags diags = {0};
-    FILE *f;
-    int r;
-
-    if (!path) {
-        const char *text = mmsg_policy_default_json();
-
-        r = mmsg_policy_load_buffer(text, strlen(text), ret, &diags);
-        path = "(built-in default)";
-    } else {
-        f = fopen(path, "re");
-        if (!f)
-            return log_error_errno(-errno, "opening policy \"%s\"", path);
-        r = mmsg_policy_load_file(f, ret, &diags);
-        (void)fclose(f); /* read-only */
-    }
-    if (r == -EINVAL) {
-        for (unsigned i = 0; i < diags.n_diags; i++)
-            fprintf(stderr, "%s:%d:%d: %s%s%s\n", path, diags.diag[i].line, diags.diag[i].column,
-                    diags.diag[i].path, diags.diag[i].path[0] ? ": " : "", diags.diag[i].text);
-        if (diags.n_dropped)
-            fprintf(stderr, "%s: %u more errors not shown\n", path, diags.n_dropped);
-        return r;
-    }
-    if (r < 0)
-        return log_error_errno(r, "loading policy \"%s\"", path);
-    return 0;
 }
 
 static int cmd_check(int argc, char **argv)
@@ -282,6 +252,8 @@ static int cmd_run(int argc, char **argv, enum mode mode)
     struct mmsg_broker_options bo = {0};
     struct ops_options oo = {0};
     struct stats *stats = NULL;
+    struct policy_store *store = NULL;
+    struct loaded_policy *loaded = NULL;
     struct mmsg_run_options ro = {0};
     struct mmsg_policy *policy = NULL;
     struct mmsg_broker *broker = NULL;
@@ -362,9 +334,18 @@ static int cmd_run(int argc, char **argv, enum mode mode)
         log_error_errno(r, "blocking signals");
         return EXIT_BROKER;
     }
-    if (load_policy(policy_path, &policy) < 0)
-        return EXIT_BROKER;
+    /* The store reports a policy's errors as FILE:LINE:COLUMN and keeps it for reloads. */
+    r = policy_store_new(policy_path, NULL, &store);
+    if (r >= 0)
+        r = policy_store_get(store, NULL, &loaded);
+    if (r < 0) {
+        if (r != -EINVAL)
+            log_error_errno(r, "loading policy \"%s\"", policy_path ? policy_path : "(built-in)");
+        goto out;
+    }
+    policy = loaded->policy;
     bo.policy = policy;
+    bo.store = store;
     ro.drop_caps = ro.drop_caps || mmsg_policy_drop_caps(policy);
     if ((oo.stats || log_get_max_level() >= LOG_INFO) && stats_new(&stats) < 0) {
         log_error("out of memory");
@@ -420,7 +401,8 @@ out:
     if (stats)
         stats_print(stats, NULL, stderr);
     stats_free(stats);
-    mmsg_policy_free(policy);
+    loaded_policy_unref(loaded);
+    policy_store_free(store);
     return ret;
 }
 

@@ -11,8 +11,9 @@
 #include "mmsgate/policy.h"
 
 struct mmsg_broker;
-struct stats; /* broker/stats.h */
-struct learn; /* policy/learn.h */
+struct stats;        /* broker/stats.h */
+struct policy_store; /* broker/policy-store.h */
+struct learn;        /* policy/learn.h */
 
 /* Signals mmsgate never forwards to PROG ("mmsgate reload PID", "mmsgate stats PID"): reload
  * every policy and reopen the audit file; print the stats table on the log. serve and agent
@@ -26,6 +27,8 @@ struct mmsg_broker_options {
     bool audit_all;                   /* audit every decision, not just audited rules */
     unsigned max_workers;             /* threads for blocking emulations; 0: default (64) */
     bool complain;                    /* decide and audit every call, enforce none (--complain) */
+    struct policy_store *store;       /* borrowed; @policy is its default; reloaded on
+                                       * MMSG_SIGNAL_RELOAD (and SIGHUP for serve and agent) */
     struct stats *stats;              /* borrowed; NULL: no counters (stats_record()) */
     struct learn *learn;              /* borrowed; NULL: not learning (learn_observe()) */
 };
