@@ -209,8 +209,8 @@ void stats_print(struct stats *s, struct audit *audit, FILE *f)
                 r->rule, r->policy, action, r->calls, r->cont, r->emulated, r->errno_, r->killed,
                 r->not_enforced, r->caps_cut, r->audited, r->suppressed, r->dropped);
     }
-    fprintf(f, "%-8s %-40s %10s %10s %6s %8s %9s %10s\n", "PID", "EXE", "CALLS", "DENIED", "KILLED",
-            "CAPS-CUT", "COMPLAIN", "SUPPRESSED");
+    fprintf(f, "%-8s %10s %10s %6s %8s %9s %10s %s\n", "PID", "CALLS", "DENIED", "KILLED",
+            "CAPS-CUT", "COMPLAIN", "SUPPRESSED", "EXE");
     for (size_t i = 0; i < n_procs; i++) {
         const struct proc_row *p = &procs[i];
         char pid[16];
@@ -220,10 +220,10 @@ void stats_print(struct stats *s, struct audit *audit, FILE *f)
         else
             memcpy(pid, "-", 2);
         fprintf(f,
-                "%-8s %-40s %10" PRIu64 " %10" PRIu64 " %6" PRIu64 " %8" PRIu64 " %9" PRIu64
-                " %10" PRIu64 "\n",
-                pid, p->exe, p->calls, p->denied, p->killed, p->caps_cut, p->not_enforced,
-                p->suppressed);
+                "%-8s %10" PRIu64 " %10" PRIu64 " %6" PRIu64 " %8" PRIu64 " %9" PRIu64 " %10" PRIu64
+                " %s\n",
+                pid, p->calls, p->denied, p->killed, p->caps_cut, p->not_enforced, p->suppressed,
+                p->exe);
     }
     if (audit) {
         audit_get_counters(audit, &ac);
