@@ -13,11 +13,11 @@
 
 /* Immutable once published; freed when the last reference goes. */
 struct loaded_policy {
-    unsigned refs;                 /* atomic */
-    struct mmsg_policy *policy;    /* owned */
-    unsigned inputs;               /* mmsg_policy_inputs(policy) */
-    char name[POLICY_NAME_MAX];    /* "default", or NAME for DIR/NAME.json */
-    char path[PATH_MAX];           /* "" for the built-in policy */
+    unsigned refs;              /* atomic */
+    struct mmsg_policy *policy; /* owned */
+    unsigned inputs;            /* mmsg_policy_inputs(policy) */
+    char name[POLICY_NAME_MAX]; /* "default", or NAME for DIR/NAME.json */
+    char path[PATH_MAX];        /* "" for the built-in policy */
 };
 
 struct policy_store;

@@ -491,7 +491,8 @@ static const struct error_case error_cases[] = {
      "expected an integer, got a real number"},
     {"@{'version': 1}", "", "missing required key \"default\""},
     {MIN_HEAD "@'rule': []}", "rule",
-     "unknown key \"rule\" (expected one of: version, default, rules, drop_caps, description, mode)"},
+     "unknown key \"rule\" (expected one of: version, default, rules, drop_caps, description, "
+     "mode)"},
     {MIN_HEAD "'drop_caps': @1}", "drop_caps", "expected a boolean, got an integer"},
     {MIN_HEAD "'description': @null}", "description", "expected a string, got null"},
     {MIN_HEAD "'rules': @{}}", "rules", "expected an array of rules, got an object"},
@@ -646,7 +647,8 @@ static const struct error_case error_cases[] = {
      "default.action", "unknown action \"alow\" (expected one of: allow, deny, emulate, kill)"},
     {"{'description': '\xc3\xa9\xc3\xa9', @'x y': 1, 'version': 1, 'default': {'action': 'allow'}}",
      "[\"x y\"]",
-     "unknown key \"x y\" (expected one of: version, default, rules, drop_caps, description, mode)"},
+     "unknown key \"x y\" (expected one of: version, default, rules, drop_caps, description, "
+     "mode)"},
     {"{'version': 1, 'default': {'action': 'allow'}, @'\\u00e9\\n': 0}", "[\"\\xc3\\xa9\\x0a\"]",
      "unknown key \"\\xc3\\xa9\\x0a\" (expected one of: version, default, rules, drop_caps, "
      "description, mode)"},
