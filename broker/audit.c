@@ -729,6 +729,13 @@ struct audit *audit_close(struct audit *a)
     pthread_mutex_unlock(&a->lock);
     (void)pthread_join(a->writer, NULL); /* ends when drained or past give_up_ms */
     c = a->c;
+    /* A sink given up on may leave windows whose summary was never written: count them too. */
+    for (size_t i = 0; i <= AUDIT_RL_KEYS; i++) {
+        const struct rl_key *k = i < AUDIT_RL_KEYS ? &a->keys[i] : &a->overflow_key;
+
+        if (k->used)
+            c.failed += k->n_suppressed;
+    }
     if (c.dropped_size || c.dropped_full || c.failed)
         log_warning("%" PRIu64 " audit records not written: %" PRIu64 " over the size bound, "
                     "%" PRIu64 " with the writer behind, %" PRIu64 " refused by the sink",
