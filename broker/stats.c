@@ -42,6 +42,26 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+bool stats_cap_cut(const struct mmsg_decision *d, uint32_t flags, uint32_t vlen, int64_t timeout_ns,
+                   int64_t ret, uint64_t waited_ns)
+{
+    uint64_t cap_ns;
+
+    if (d->action != MMSG_ACTION_EMULATE)
+        return false;
+    if (d->clear_flags & flags)
+        return true;
+    if (d->vlen_cap && vlen > d->vlen_cap && ret == (int64_t)d->vlen_cap)
+        return true;
+    if (d->timeout_cap_ms < 0)
+        return false;
+    cap_ns = (uint64_t)d->timeout_cap_ms * 1000000u;
+    /* The caller's own timeout would have ended the wait first: the cap did nothing. */
+    if (timeout_ns >= 0 && (uint64_t)timeout_ns <= cap_ns)
+        return false;
+    return waited_ns >= cap_ns && (ret < 0 || ret < (int64_t)vlen);
+}
+
 int stats_new(struct stats **ret)
 {
     struct stats *s = calloc(1, sizeof(*s));

@@ -33,6 +33,16 @@ struct stats_event {
     enum audit_result audit; /* what the sink did with it (when audited) */
 };
 
+/**
+ * stats_cap_cut() - whether a cap of @d actually changed an emulated call's outcome, for
+ * stats_event.cap_cut: clear_flags removed a flag the call had (@flags as passed), vlen_cap
+ * lowered the caller's @vlen and the call filled the capped count (@ret), or timeout_cap_ms
+ * ended the wait (@waited_ns reached the cap, the call did not fill @vlen, and the caller's own
+ * timeout, @timeout_ns, -1 for none, was longer than the cap).
+ */
+bool stats_cap_cut(const struct mmsg_decision *d, uint32_t flags, uint32_t vlen, int64_t timeout_ns,
+                   int64_t ret, uint64_t waited_ns);
+
 /* Return: 0; -ENOMEM. */
 int stats_new(struct stats **ret);
 /* NULL is fine. Return: NULL. */

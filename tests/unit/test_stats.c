@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The stats table: exact counts from many threads, bounded rows with exact totals. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <criterion/new/assert.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "stats.h"
 
@@ -134,4 +136,53 @@ Test(stats, rows_are_bounded_totals_exact)
     cr_expect(ne(ptr, strstr(text, "mmsgate stats: 306 calls"), NULL));
     free(text);
     stats_free(s);
+}
+
+struct cut_case {
+    struct mmsg_decision d;
+    uint32_t flags, vlen;
+    int64_t timeout_ns, ret;
+    uint64_t waited_ns;
+    bool cut;
+};
+
+#define EMU(cap_ms, vcap, clear)                                                       \
+    {                                                                                  \
+        .action = MMSG_ACTION_EMULATE, .timeout_cap_ms = (cap_ms), .vlen_cap = (vcap), \
+        .clear_flags = (clear)                                                         \
+    }
+#define MS 1000000
+
+static const struct cut_case cut_cases[] = {
+    /* A NULL timeout on a quiet socket, cut at the 1000 ms cap: EAGAIN. */
+    {EMU(1000, 0, 0), 0, 1, -1, -EAGAIN, 1000 * MS, true},
+    /* A datagram came first: the cap did not act. */
+    {EMU(1000, 0, 0), 0, 1, -1, 1, 3 * MS, false},
+    /* The cap ended a batch wait with some datagrams. */
+    {EMU(1000, 0, 0), 0, 8, -1, 3, 1001 * MS, true},
+    /* The caller's own 500 ms timeout ended it: below the cap, nothing cut. */
+    {EMU(1000, 0, 0), 0, 1, 500 * MS, -EAGAIN, 500 * MS, false},
+    /* MSG_DONTWAIT never waits: not cut (waited 0). */
+    {EMU(1000, 0, 0), MSG_DONTWAIT, 1, -1, -EAGAIN, 0, false},
+    /* vlen_cap lowered 64 to 8 and the call filled 8. */
+    {EMU(-1, 8, 0), 0, 64, -1, 8, 0, true},
+    {EMU(-1, 8, 0), 0, 64, -1, 2, 0, false},
+    {EMU(-1, 8, 0), 0, 4, -1, 4, 0, false},
+    /* clear_flags removed a flag the call had, or one it did not have. */
+    {EMU(-1, 0, MSG_ERRQUEUE), MSG_ERRQUEUE, 1, -1, -EAGAIN, 0, true},
+    {EMU(-1, 0, MSG_ERRQUEUE), MSG_PEEK, 1, -1, 1, 0, false},
+    /* Not an emulation: no cap. */
+    {{.action = MMSG_ACTION_ALLOW, .timeout_cap_ms = -1}, 0, 1, -1, -EAGAIN, 2000 * MS, false},
+};
+
+Test(stats, cap_cut_only_when_a_cap_acted)
+{
+    for (size_t i = 0; i < sizeof(cut_cases) / sizeof(cut_cases[0]); i++) {
+        const struct cut_case *c = &cut_cases[i];
+
+        cr_expect(eq(int,
+                     stats_cap_cut(&c->d, c->flags, c->vlen, c->timeout_ns, c->ret, c->waited_ns),
+                     c->cut),
+                  "case %zu", i);
+    }
 }
