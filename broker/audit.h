@@ -55,7 +55,7 @@ struct audit_limits {
 };
 #define AUDIT_DEFAULT_BURST 50
 #define AUDIT_DEFAULT_INTERVAL_NS (10 * UINT64_C(1000000000))
-#define AUDIT_DEFAULT_BYTES (4 * UINT64_C(1024 * 1024))
+#define AUDIT_DEFAULT_BYTES (UINT64_C(4) * 1024 * 1024)
 
 /* What a sink did with the records given to it, since it was opened. */
 struct audit_counters {
