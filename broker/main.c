@@ -49,9 +49,10 @@ static void help_options(FILE *f)
         "      --drop-caps      (run) drop every capability of PROG (also: \"drop_caps\": true\n"
         "                       in the policy)\n"
         "      --listener-fd N  (serve) the seccomp listener fd to serve; serve ends when every\n"
-        "                       task using it has exited, or on INT, TERM, HUP or QUIT\n"
+        "                       task using it has exited, or on INT, TERM or QUIT; HUP reloads\n"
         "      --socket PATH    (agent) the unix socket runc/crun connect to (mode 0600); agent\n"
-        "                       serves every container handed over until INT, TERM, HUP, QUIT\n"
+        "                       serves every container handed over until INT, TERM or QUIT;\n"
+        "                       HUP reloads the policies and reopens the audit file\n"
         "  -w, --workers N      threads for blocking emulations (default 64, max 1024)\n"
         "  -v, --verbose        more diagnostics on stderr (twice: debug)\n"
         "  -h, --help           show this help\n",
@@ -106,7 +107,8 @@ static void help_run(FILE *f)
           "run starts PROG (a 32-bit or 64-bit program) with no_new_privs and a seccomp filter\n"
           "that sends every recvmmsg-family call to this broker, and exits with PROG's status\n"
           "(128+N if PROG died by signal N) once PROG and every descendant that inherited the\n"
-          "filter have exited. INT, TERM, HUP, QUIT, USR1 and USR2 are forwarded to PROG.\n"
+          "filter have exited. INT, TERM, HUP, QUIT, USR1 and USR2 are forwarded to PROG;\n"
+          "mmsgate reload PID (SIGRTMIN) reloads the policy and reopens the audit file.\n"
           "If mmsgate dies, PROG is killed (PR_SET_PDEATHSIG) and descendants' calls fail\n"
           "with ENOSYS: nothing runs unsupervised.\n"
           "\n",
