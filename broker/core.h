@@ -51,7 +51,8 @@ struct job {
     struct emu_call call;
     struct mmsg_call mcall; /* what the policy sees */
     bool decoded, decided;
-    int sockfd; /* our duplicate, or -errno */
+    bool not_enforced; /* complain mode: the decision is audited, the call proceeds */
+    int sockfd;        /* our duplicate, or -errno */
     struct mmsg_decision decision;
     struct emu_caps caps;
     uint64_t start_ns; /* CLOCK_MONOTONIC at receipt: caps count from here */
@@ -64,7 +65,13 @@ struct job {
 struct pool;
 
 struct mmsg_broker {
-    struct policy_store *store; /* owned */
+    struct policy_store *store; /* borrowed (options), or owned when own_store */
+    bool own_store;
+    struct loaded_policy fixed; /* options.policy when there is no store; never freed */
+    bool complain;
+    struct stats *stats;
+    struct learn *learn; /* learn_observe() is not thread-safe: under learn_lock */
+    pthread_mutex_t learn_lock;
     struct audit *audit;
     bool audit_all;
     int epfd;

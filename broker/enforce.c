@@ -50,6 +50,19 @@ int64_t enforce_decision(struct mmsg_broker *b, struct job *j, struct emu_scratc
     int err;
 
     (void)b;
+    if (j->not_enforced) {
+        /* Complain mode: whatever was decided proceeds. CONTINUE only where registers alone
+         * were consulted (the same TOCTOU rule as an allow), else emulated without caps. */
+        if (registers_decided(j)) {
+            err = kernel_notif_continue(j->listener, j->id);
+            if (err < 0 && err != -ENOENT && ratelimit_below(&enforce_rl))
+                log_warning_errno(err, "continuing notification");
+            *ret_enforcement = "continue";
+            return INT64_MIN;
+        }
+        j->caps = (struct emu_caps){.timeout_cap_ms = -1};
+        return emulate(j, s, ret_enforcement);
+    }
     switch (j->decision.action) {
     case MMSG_ACTION_ALLOW:
         if (registers_decided(j)) {

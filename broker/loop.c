@@ -19,6 +19,7 @@
 #include "core.h"
 #include "kernel.h"
 #include "sandbox.h"
+#include "stats.h"
 
 #define LOG_COMPONENT "loop"
 #include "log.h"
@@ -42,6 +43,8 @@ static void served_signals(sigset_t *set)
     sigaddset(set, SIGUSR1);
     sigaddset(set, SIGUSR2);
     sigaddset(set, SIGCHLD);
+    sigaddset(set, MMSG_SIGNAL_RELOAD);
+    sigaddset(set, MMSG_SIGNAL_STATS);
 }
 
 int mmsg_signals_block(void)
@@ -94,6 +97,18 @@ static struct job *job_new(struct mmsg_broker *b, struct listener *lst)
     return j;
 }
 
+/* A new reference to the policy deciding @lst's calls; NULL when its name does not resolve. */
+static struct loaded_policy *policy_for(struct mmsg_broker *b, const struct listener *lst)
+{
+    struct loaded_policy *p = NULL;
+
+    if (!b->store)
+        return lst->policy_name[0] ? NULL : loaded_policy_ref(&b->fixed);
+    if (policy_store_get(b->store, lst->policy_name[0] ? lst->policy_name : NULL, &p) < 0)
+        return NULL;
+    return p;
+}
+
 static void on_listener(struct mmsg_broker *b, struct listener *lst)
 {
     struct job *j;
@@ -119,8 +134,7 @@ static void on_listener(struct mmsg_broker *b, struct listener *lst)
     j->data = b->req->data;
     /* The policy this listener's calls are decided by, held for the whole call: a reload
      * never changes the policy under a call in flight. NULL: it does not resolve. */
-    if (policy_store_get(b->store, lst->policy_name[0] ? lst->policy_name : NULL, &j->pol) < 0)
-        j->pol = NULL;
+    j->pol = policy_for(b, lst);
     notify_handle(b, j, NULL);
 }
 
@@ -290,9 +304,23 @@ int mmsg_broker_new(const struct mmsg_broker_options *opts, struct mmsg_broker *
     b->audit_all = opts->audit_all;
     raise_nofile();
 
-    r = policy_store_new(opts->policy_path, opts->policy_dir, &b->store);
-    if (r < 0)
-        goto fail;
+    b->complain = opts->complain;
+    b->stats = opts->stats;
+    b->learn = opts->learn;
+    pthread_mutex_init(&b->learn_lock, NULL);
+    b->store = opts->store;
+    if (!b->store && opts->policy) {
+        /* One fixed policy (learn, library users): a reference the broker never drops. */
+        b->fixed = (struct loaded_policy){.refs = 1,
+                                          .policy = (struct mmsg_policy *)(uintptr_t)opts->policy,
+                                          .inputs = mmsg_policy_inputs(opts->policy)};
+        (void)snprintf(b->fixed.name, sizeof(b->fixed.name), "default");
+    } else if (!b->store) {
+        r = policy_store_new(NULL, NULL, &b->store);
+        if (r < 0)
+            goto fail;
+        b->own_store = true;
+    }
     r = kernel_notif_sizes(&b->sizes);
     if (r < 0)
         goto fail;
@@ -349,7 +377,9 @@ struct mmsg_broker *mmsg_broker_free(struct mmsg_broker *b)
     if (b->agent_fd >= 0)
         (void)close(b->agent_fd);
     b->audit = audit_close(b->audit);
-    b->store = policy_store_free(b->store);
+    if (b->own_store)
+        b->store = policy_store_free(b->store);
+    pthread_mutex_destroy(&b->learn_lock);
     pthread_mutex_destroy(&b->lock);
     free(b->jobs);
     free(b->req);
@@ -374,6 +404,16 @@ static void reap(pid_t child, bool *child_done, int *child_status)
     }
 }
 
+/* Re-read every policy (calls in flight keep theirs) and reopen the audit file (logrotate). */
+static void reload(struct mmsg_broker *b, const char *why)
+{
+    int failed = b->store ? policy_store_reload(b->store) : 0;
+
+    if (b->audit && audit_reopen(b->audit) < 0)
+        log_warning("%s: reopening the audit file failed; still writing to the old one", why);
+    log_info("%s: policies reloaded%s", why, failed ? " (some kept their old version)" : "");
+}
+
 /* Drain the signalfd. Return: true when serving must end. */
 static bool on_signals(struct mmsg_broker *b, int sigfd, pid_t child, bool child_done)
 {
@@ -381,24 +421,32 @@ static bool on_signals(struct mmsg_broker *b, int sigfd, pid_t child, bool child
     bool end = false;
 
     while (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
-        if (si.ssi_signo == SIGCHLD)
-            continue;
-        if (child <= 0) {
-            if (si.ssi_signo == SIGHUP) {
-                /* serve and agent: reload the policies; calls in flight keep theirs. */
-                int failed = policy_store_reload(b->store);
+        int sig = (int)si.ssi_signo;
 
-                log_info("SIGHUP: policies reloaded%s", failed ? " (some kept: see above)" : "");
+        if (sig == SIGCHLD)
+            continue;
+        /* Never forwarded: "mmsgate reload PID" and "mmsgate stats PID". */
+        if (sig == MMSG_SIGNAL_RELOAD) {
+            reload(b, "reload signal");
+            continue;
+        }
+        if (sig == MMSG_SIGNAL_STATS) {
+            stats_print(b->stats, b->audit, stderr);
+            continue;
+        }
+        if (child <= 0) {
+            if (sig == SIGHUP) {
+                reload(b, "SIGHUP"); /* serve and agent */
                 continue;
             }
             /* No child to forward to: INT, TERM and QUIT stop serving. Closing the listeners
              * then fails pending and later calls with ENOSYS. */
-            if (si.ssi_signo != SIGUSR1 && si.ssi_signo != SIGUSR2)
+            if (sig != SIGUSR1 && sig != SIGUSR2)
                 end = true;
             continue;
         }
-        if (!child_done && kill(child, (int)si.ssi_signo) < 0 && errno != ESRCH)
-            log_warning_errno(-errno, "forwarding signal %u", si.ssi_signo);
+        if (!child_done && kill(child, sig) < 0 && errno != ESRCH)
+            log_warning_errno(-errno, "forwarding signal %d", sig);
     }
     return end;
 }

@@ -8,6 +8,8 @@
 
 #include "core.h"
 #include "kernel.h"
+#include "learn.h"
+#include "stats.h"
 
 #define LOG_COMPONENT "notify"
 #include "log.h"
@@ -27,19 +29,22 @@ static bool audited(const struct mmsg_broker *b, const struct job *j)
     return b->audit && (j->decision.audit || b->audit_all);
 }
 
-static void job_audit(struct mmsg_broker *b, struct job *j, const char *enforcement, bool ret_known,
-                      int64_t ret)
+/* Write @j's audit record, if it gets one. Return: whether it did, and what the sink did. */
+static bool job_audit(struct mmsg_broker *b, struct job *j, const char *enforcement, bool ret_known,
+                      int64_t ret, enum audit_result *ret_result)
 {
     struct audit_record *rec = &j->rec;
+    const struct listener *lst = j->lst;
 
     if (!audited(b, j))
-        return;
+        return false;
     rec->timestamp_ns = j->wall_ns;
     rec->tid = j->tid;
     if (j->ident_known) {
         rec->tgid = j->ident.tgid;
         rec->comm = j->ident.comm;
         rec->exe = j->ident.exe;
+        rec->ns_tgid = j->ident.ns_tgid;
     }
     rec->decision = mmsg_action_name(j->decision.action);
     rec->enforcement = enforcement;
@@ -47,11 +52,53 @@ static void job_audit(struct mmsg_broker *b, struct job *j, const char *enforcem
     rec->ret_known = ret_known;
     rec->ret = ret;
     rec->duration_ns = emu_now_ns() - j->start_ns;
-    audit_write(b->audit, rec);
+    rec->not_enforced = j->not_enforced;
+    /* The policy's name where a listener chose one (agent); the default goes unnamed. */
+    if (lst && lst->policy_name[0])
+        rec->policy = lst->policy_name;
+    if (lst && lst->container_id[0]) {
+        rec->container_id = lst->container_id;
+        rec->bundle = lst->bundle[0] ? lst->bundle : NULL;
+    }
+    *ret_result = audit_write(b->audit, rec);
+    return true;
+}
+
+/* Count the answered call (stats.c), with whether a cap actually acted. */
+static void job_stats(struct mmsg_broker *b, struct job *j, const char *enforcement, int64_t ret,
+                      bool audited_now, enum audit_result result)
+{
+    struct stats_event ev;
+
+    if (!b->stats)
+        return;
+    ev = (struct stats_event){
+        .policy = j->pol ? j->pol->name : NULL,
+        .rule = j->decision.rule_name,
+        .action = j->decision.action,
+        .enforced = !j->not_enforced,
+        .enforcement = enforcement,
+        .tgid = j->ident_known ? j->ident.tgid : 0,
+        .exe = j->ident_known && j->ident.exe[0] ? j->ident.exe : NULL,
+        .audited = audited_now,
+        .audit = result,
+    };
+    if (j->decision.action == MMSG_ACTION_EMULATE && ret != INT64_MIN) {
+        int64_t timeout_ns = -1;
+
+        if (j->call.timeout && j->call.timeout_read && !j->call.timeout_err)
+            timeout_ns =
+                (int64_t)j->call.timeout_ts.tv_sec * 1000000000 + j->call.timeout_ts.tv_nsec;
+        ev.cap_cut = stats_cap_cut(&j->decision, j->call.flags, j->call.vlen, timeout_ns, ret,
+                                   emu_now_ns() - j->start_ns);
+    }
+    stats_record(b->stats, &ev);
 }
 
 void notify_reply(struct mmsg_broker *b, struct job *j, int64_t ret, const char *enforcement)
 {
+    enum audit_result result = AUDIT_QUEUED;
+    bool audited_now;
     int err;
 
     if (ret != INT64_MIN) {
@@ -60,7 +107,8 @@ void notify_reply(struct mmsg_broker *b, struct job *j, int64_t ret, const char 
         if (err < 0 && err != -ENOENT && ratelimit_below(&notify_rl))
             log_warning_errno(err, "answering notification %llu", (unsigned long long)j->id);
     }
-    job_audit(b, j, enforcement, ret != INT64_MIN, ret);
+    audited_now = job_audit(b, j, enforcement, ret != INT64_MIN, ret, &result);
+    job_stats(b, j, enforcement, ret, audited_now, result);
 }
 
 /* The first step of the line: the registers, read from the notification itself. */
@@ -130,11 +178,21 @@ void notify_handle(struct mmsg_broker *b, struct job *j, struct emu_scratch *s)
             goto fail;
     }
     if (!j->decided) {
+        if (b->learn && j->remote.dirfd >= 0) {
+            pthread_mutex_lock(&b->learn_lock); /* learn_observe() is not thread-safe */
+            learn_observe(b->learn, &j->mcall);
+            pthread_mutex_unlock(&b->learn_lock);
+        }
         (void)mmsg_policy_evaluate(j->pol->policy, &j->mcall, &j->decision); /* cannot fail */
+        /* Complain mode: decided and audited as the policy says, carried out as an allow. */
+        j->not_enforced = b->complain || !j->decision.enforce;
         j->decided = true;
     }
-    if (!s && (j->decision.action == MMSG_ACTION_EMULATE ||
-               (j->decision.action == MMSG_ACTION_ALLOW && decision_needs_caller(j))))
+    if (!s && !j->not_enforced &&
+        (j->decision.action == MMSG_ACTION_EMULATE ||
+         (j->decision.action == MMSG_ACTION_ALLOW && decision_needs_caller(j))))
+        goto hand_off;
+    if (!s && j->not_enforced && decision_needs_caller(j))
         goto hand_off;
     /* An audit record shows the timeout the caller passed: reading it is a worker's job. */
     if (!s && audited(b, j) && j->call.timeout)

@@ -428,6 +428,21 @@ int remote_getfd(struct remote *r, int fd)
     return TAKE_FD(nfd);
 }
 
+/* The last number of a /proc "NSpid:"-style value, or @fallback. */
+static pid_t last_id(const char *v, pid_t fallback)
+{
+    const char *end, *last;
+
+    if (!v)
+        return fallback;
+    end = strchr(v, '\n');
+    last = v;
+    for (const char *p = v; *p && (!end || p < end); p++)
+        if (*p == '\t' || *p == ' ')
+            last = p + 1;
+    return (pid_t)strtol(last, NULL, 10);
+}
+
 int remote_identity(const struct remote *r, struct remote_identity *ret)
 {
     char status[4096];
@@ -448,18 +463,10 @@ int remote_identity(const struct remote *r, struct remote_identity *ret)
         ret->uid = (uint32_t)strtoul(v, NULL, 10);
     v = status_field(status, "Threads");
     ret->threaded = v && strtol(v, NULL, 10) > 1;
-    /* "NSpid:\t<outer> ... <innermost>": the last is the tid the caller sees itself. */
-    v = status_field(status, "NSpid");
-    ret->ns_tid = r->tid;
-    if (v) {
-        const char *end = strchr(v, '\n');
-        const char *last = v;
-
-        for (const char *p = v; *p && (!end || p < end); p++)
-            if (*p == '\t' || *p == ' ')
-                last = p + 1;
-        ret->ns_tid = (pid_t)strtol(last, NULL, 10);
-    }
+    /* "NSpid:\t<outer> ... <innermost>": the last is the tid the caller sees itself;
+     * NStgid likewise for its process. */
+    ret->ns_tid = last_id(status_field(status, "NSpid"), r->tid);
+    ret->ns_tgid = last_id(status_field(status, "NStgid"), ret->tgid);
 
     err = read_at(r->dirfd, "comm", ret->comm, sizeof(ret->comm));
     if (err > 0 && ret->comm[err - 1] == '\n')

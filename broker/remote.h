@@ -82,7 +82,8 @@ int remote_getfd(struct remote *r, int fd);
 
 struct remote_identity {
     pid_t tgid;
-    pid_t ns_tid; /* the caller's tid in its own (innermost) pid namespace */
+    pid_t ns_tid;  /* the caller's tid in its own (innermost) pid namespace */
+    pid_t ns_tgid; /* its process id there */
     uint32_t uid;
     bool threaded; /* more than one thread */
     char comm[REMOTE_COMM_MAX];

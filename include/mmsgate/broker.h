@@ -4,19 +4,34 @@
 #ifndef MMSGATE_BROKER_H
 #define MMSGATE_BROKER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
 #include "mmsgate/policy.h"
 
 struct mmsg_broker;
+struct stats;        /* broker/stats.h */
+struct policy_store; /* broker/policy-store.h */
+struct learn;        /* policy/learn.h */
+
+/* Signals mmsgate never forwards to PROG ("mmsgate reload PID", "mmsgate stats PID"): reload
+ * every policy and reopen the audit file; print the stats table on the log. serve and agent
+ * also reload on SIGHUP. */
+#define MMSG_SIGNAL_RELOAD (SIGRTMIN + 0)
+#define MMSG_SIGNAL_STATS (SIGRTMIN + 1)
 
 struct mmsg_broker_options {
-    const char *policy_path;          /* NULL: the built-in default policy */
-    const char *policy_dir;           /* NULL: none; else DIR/NAME.json for listener policies */
+    const struct mmsg_policy *policy; /* borrowed; used when @store is NULL (must outlive) */
     const char *audit_path;           /* NULL: no audit; "-": stderr; else appended to */
     bool audit_all;                   /* audit every decision, not just audited rules */
     unsigned max_workers;             /* threads for emulations; 0: default (256) */
+    bool complain;                    /* decide and audit every call, enforce none (--complain) */
+    struct policy_store *store;       /* borrowed; NULL: @policy only (or the built-in one);
+                                       * reloaded on MMSG_SIGNAL_RELOAD (and SIGHUP for serve
+                                       * and agent) */
+    struct stats *stats;              /* borrowed; NULL: no counters (stats_record()) */
+    struct learn *learn;              /* borrowed; NULL: not learning (learn_observe()) */
 };
 
 /**

@@ -79,6 +79,9 @@ Test(audit_sink, stuck_sink_never_blocks_the_broker, .timeout = 60)
     /* A reader that never reads: the pipe fills after 64 KiB and every write then blocks. */
     rd = open(fifo, O_RDONLY | O_NONBLOCK);
     cr_assert(rd >= 0);
+    /* One page: the audit's rate limit keeps a single denied caller to a few dozen lines, which
+     * a default 64 KiB pipe would swallow whole. */
+    cr_assert(ge(int, fcntl(rd, F_SETPIPE_SZ, 4096), 4096));
     start = now_ms();
     policy = run_with_sink(fifo, "3000", &r);
     /* 3000 denied calls, about 2 MB of audit lines: the program still finishes, and so does
