@@ -14,6 +14,9 @@ packages=(
     libcriterion-dev          # the test suite
     clang-format              # .ci/run format check (clang-format 14 on Debian 12)
     jq                        # scripts/demo.sh audit table
+    libsystemd-dev            # agent: socket activation, sd_notify readiness, the fd store
+    runc crun podman          # tests/containers: real OCI runtimes hand listeners to the agent
+    busybox-static            # tests/containers: the containers' rootfs
 )
 
 missing=()
