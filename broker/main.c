@@ -14,6 +14,7 @@
 #include "internal/macros.h"
 #include "mmsgate/broker.h"
 #include "mmsgate/policy.h"
+#include "oci-cli.h"
 
 #define LOG_COMPONENT "main"
 #include "log.h"
@@ -40,7 +41,11 @@ static void help_options(FILE *f)
         "      --listener-fd N  (serve) the seccomp listener fd to serve; serve ends when every\n"
         "                       task using it has exited, or on INT, TERM, HUP or QUIT\n"
         "      --socket PATH    (agent) the unix socket runc/crun connect to (mode 0600); agent\n"
-        "                       serves every container handed over until INT, TERM, HUP, QUIT\n"
+        "                       serves every container handed over until INT, TERM, HUP, QUIT;\n"
+        "                       a new agent on a served PATH takes its containers over\n"
+        "      --policy-dir DIR (agent) containers choose DIR/NAME.json with listenerMetadata\n"
+        "                       \"policy=NAME\" or the annotation org.mmsgate.policy\n"
+        "                       (docs/containers.md); --policy is the default\n"
         "  -w, --workers N      threads for blocking emulations (default 64, max 1024)\n"
         "  -v, --verbose        more diagnostics on stderr (twice: debug)\n"
         "  -h, --help           show this help\n",
@@ -62,6 +67,10 @@ static void help_main(FILE *f)
           "  agent --socket PATH [OPTIONS]      serve containers whose OCI runtime (runc, crun)\n"
           "                                     hands listeners to PATH (spec listenerPath)\n"
           "  check FILE                         validate a policy; errors as FILE:LINE:COLUMN\n"
+          "  check-oci FILE                     report recvmmsg routes an OCI config.json or\n"
+          "                                     seccomp profile leaves unsupervised\n"
+          "  oci-profile [--listener PATH] [--metadata M]\n"
+          "                                     print the seccomp section for a runtime profile\n"
           "  policy default                     print the built-in default policy\n"
           "  filter                             print the seccomp filter (libseccomp PFC)\n"
           "\n"
@@ -207,6 +216,7 @@ static int cmd_run(int argc, char **argv, enum mode mode)
         {"drop-caps", no_argument, NULL, 'D'},
         {"listener-fd", required_argument, NULL, 'L'},
         {"socket", required_argument, NULL, 'S'},
+        {"policy-dir", required_argument, NULL, 'P'},
         {"workers", required_argument, NULL, 'w'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -244,6 +254,9 @@ static int cmd_run(int argc, char **argv, enum mode mode)
         case 'S':
             agent_path = optarg;
             break;
+        case 'P':
+            bo.policy_dir = optarg;
+            break;
         case 'w':
             if (parse_uint(optarg, 1024, &bo.max_workers) < 0 || bo.max_workers == 0) {
                 log_error("invalid --workers \"%s\" (1..1024)", optarg);
@@ -273,8 +286,9 @@ static int cmd_run(int argc, char **argv, enum mode mode)
         log_error("agent needs --socket PATH and no PROG");
         return EXIT_BROKER;
     }
-    if ((mode != MODE_SERVE && listener_fd != UINT_MAX) || (mode != MODE_AGENT && agent_path)) {
-        log_error("--listener-fd is for serve, --socket for agent");
+    if ((mode != MODE_SERVE && listener_fd != UINT_MAX) ||
+        (mode != MODE_AGENT && (agent_path || bo.policy_dir))) {
+        log_error("--listener-fd is for serve, --socket and --policy-dir for agent");
         return EXIT_BROKER;
     }
     if (mode == MODE_RUN && optind >= argc) {
@@ -354,6 +368,10 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1, MODE_AGENT);
     if (strcmp(argv[1], "check") == 0)
         return cmd_check(argc - 1, argv + 1);
+    if (strcmp(argv[1], "check-oci") == 0)
+        return oci_cmd_check(argc - 1, argv + 1);
+    if (strcmp(argv[1], "oci-profile") == 0)
+        return oci_cmd_profile(argc - 1, argv + 1);
     if (strcmp(argv[1], "policy") == 0) {
         if (argc == 3 && strcmp(argv[2], "default") == 0) {
             fputs(mmsg_policy_default_json(), stdout);

@@ -16,6 +16,8 @@ struct mmsg_broker_options {
     const char *audit_path;           /* NULL: no audit; "-": stderr; else appended to */
     bool audit_all;                   /* audit every decision, not just audited rules */
     unsigned max_workers;             /* threads for blocking emulations; 0: default (64) */
+    const char *policy_dir;           /* agent: DIR of NAME.json policies containers choose by
+                                       * name (docs/containers.md); NULL: none */
 };
 
 /**
