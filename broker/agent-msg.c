@@ -46,6 +46,9 @@ int agent_frame_scan(struct agent_frame *f, const char *buf, size_t len, size_t 
         case '}':
         case ']':
             if (--f->depth == 0) {
+                /* Closing the top-level object with ']' is not JSON: refuse it now. */
+                if (c != '}')
+                    return -EBADMSG;
                 *ret_end = i + 1;
                 return 1;
             }

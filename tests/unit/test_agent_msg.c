@@ -84,7 +84,8 @@ Test(agent_frame, braces_and_quotes_inside_strings_do_not_end_it)
 
 Test(agent_frame, garbage_is_refused_at_its_first_byte)
 {
-    static const char *const bad[] = {"GET / HTTP/1.1\r\n", "[1,2]", "\"seccompFd\"", "x{"};
+    static const char *const bad[] = {"GET / HTTP/1.1\r\n", "[1,2]", "\"seccompFd\"", "x{",
+                                      "{\"a\":[1]]"};
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct agent_frame f = {0};
