@@ -24,6 +24,7 @@
 #include "log.h"
 
 #define AGENT_DEFAULT_DEADLINE_MS 2000
+#define AGENT_DEFAULT_IDLE_MS (3600u * 1000u)
 #define AGENT_DEFAULT_MAX_MSG (1u << 20)
 #define AGENT_DEFAULT_MAX_CONNS 256
 /* runc sends one fd, crun one; the spec allows more ("fds" names each). SCM_MAX_FD (253) is
@@ -182,6 +183,28 @@ static void arm_timer(struct agent *a)
     (void)timerfd_settime(a->timer.fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
+printf_(3, 4) static int refuse(struct agent *a, struct agent_conn *c, const char *fmt, ...);
+
+static bool idle(const struct agent_conn *c)
+{
+    return c->len == 0 && c->n_fds == 0;
+}
+
+/* The table is full: make room by closing the connection idle the longest (it has sent
+ * nothing, so nothing is lost but a runtime that may retry). */
+static bool evict_idle(struct agent *a)
+{
+    struct agent_conn *oldest = NULL;
+
+    for (struct agent_conn *c = a->conns; c; c = c->next)
+        if (idle(c) && (!oldest || c->serial < oldest->serial))
+            oldest = c;
+    if (!oldest)
+        return false;
+    (void)refuse(a, oldest, "idle while %u connections are open: closed for a new one", a->n_conns);
+    return true;
+}
+
 void agent_accept_pending(struct agent *a, unsigned max)
 {
     for (unsigned i = 0; i < max; i++) {
@@ -198,7 +221,7 @@ void agent_accept_pending(struct agent *a, unsigned max)
                 log_warning_errno(-errno, "accepting a runtime connection");
             return;
         }
-        if (a->n_conns >= a->opts.max_conns) {
+        if (a->n_conns >= a->opts.max_conns && !evict_idle(a)) {
             if (ratelimit_below(&agent_rl))
                 log_warning("%u connections are being read: refusing another", a->n_conns);
             (void)close(fd);
@@ -219,7 +242,8 @@ void agent_accept_pending(struct agent *a, unsigned max)
         c->serial = ++a->next_serial;
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0)
             c->peer_pid = cred.pid;
-        c->deadline_ns = agent_now_ns() + (uint64_t)a->opts.deadline_ms * 1000000u;
+        /* Idle until its first byte: crun connects at "create" and writes at "start". */
+        c->deadline_ns = agent_now_ns() + (uint64_t)a->opts.idle_ms * 1000000u;
         ev.data.ptr = c;
         if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
             log_warning_errno(-errno, "watching a runtime connection");
@@ -337,6 +361,7 @@ static int on_conn(struct agent *a, struct agent_conn *c)
         struct iovec iov;
         struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
         size_t end = 0;
+        bool was_idle;
         ssize_t n;
         int r;
 
@@ -357,6 +382,7 @@ static int on_conn(struct agent *a, struct agent_conn *c)
         iov = (struct iovec){.iov_base = c->buf + c->len, .iov_len = c->cap - c->len};
         msg.msg_control = u.buf;
         msg.msg_controllen = sizeof(u.buf);
+        was_idle = idle(c);
         n = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR)
@@ -389,6 +415,11 @@ static int on_conn(struct agent *a, struct agent_conn *c)
             return refuse(a, c, "closed after %zu bytes and %zu fds, before a complete message",
                           c->len, c->n_fds);
         }
+        if (was_idle) {
+            /* The message has begun: from now on it must arrive in full, promptly. */
+            c->deadline_ns = agent_now_ns() + (uint64_t)a->opts.deadline_ms * 1000000u;
+            arm_timer(a);
+        }
         c->len += (size_t)n;
         r = agent_frame_scan(&c->frame, c->buf, c->len, &end);
         if (r < 0)
@@ -406,7 +437,11 @@ static void on_timer(struct agent *a)
     (void)!read(a->timer.fd, &ticks, sizeof(ticks)); /* EAGAIN when already re-armed */
     for (c = a->conns; c; c = next) {
         next = c->next;
-        if (c->deadline_ns <= now)
+        if (c->deadline_ns > now)
+            continue;
+        if (idle(c))
+            (void)refuse(a, c, "sent nothing within %u s", a->opts.idle_ms / 1000);
+        else
             (void)refuse(a, c, "no complete message within %u ms (%zu bytes, %zu fds received)",
                          a->opts.deadline_ms, c->len, c->n_fds);
     }
@@ -450,6 +485,8 @@ int agent_new(const char *path, const struct agent_options *opts, agent_listener
         a->opts = *opts;
     if (!a->opts.deadline_ms)
         a->opts.deadline_ms = AGENT_DEFAULT_DEADLINE_MS;
+    if (!a->opts.idle_ms)
+        a->opts.idle_ms = AGENT_DEFAULT_IDLE_MS;
     if (!a->opts.max_msg)
         a->opts.max_msg = AGENT_DEFAULT_MAX_MSG;
     if (!a->opts.max_conns)

@@ -18,9 +18,12 @@ typedef int (*agent_listener_fn)(void *userdata, int listener_fd,
                                  const struct mmsg_listener_info *info);
 
 struct agent_options {
-    unsigned deadline_ms; /* a peer must deliver its message within this; 0: 2000 */
+    unsigned deadline_ms; /* a peer that started a message must finish it within this; 0: 2000 */
+    unsigned idle_ms;     /* a peer that has sent nothing yet may wait this long (crun connects
+                           * at "create" and writes at "start"); 0: one hour */
     size_t max_msg;       /* bytes of one message; 0: 1 MiB */
-    unsigned max_conns;   /* connections being read at once; 0: 256 */
+    unsigned max_conns;   /* connections being read at once (when full, the oldest idle one is
+                           * closed for a new one); 0: 256 */
     bool no_takeover;     /* do not take over from an agent already serving the socket */
 };
 
