@@ -430,7 +430,10 @@ static int create_sockets(struct agent *a, bool try_takeover)
                 return r;
         }
     }
-    /* The control socket: where a newer agent asks for our listeners. */
+    /* The control socket: where a newer agent asks for our listeners. Not under socket
+     * activation: systemd owns the path, and its fd store carries restarts. */
+    if (a->sock_ino == 0)
+        return 0;
     (void)snprintf(tmp, sizeof(tmp), "%s.cnew", a->path);
     a->control.fd = listen_at(SOCK_SEQPACKET, tmp);
     if (a->control.fd < 0)

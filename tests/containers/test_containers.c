@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -749,5 +750,148 @@ Test(agent, new_agent_takes_over_mid_container, .timeout = 120)
     cr_expect(eq(int, access(w.sock, F_OK), -1));
     h_run_done(&newer);
     h_run_done(&c);
+    world_done(&w);
+}
+
+/* ---- systemd: socket activation, READY=1 and the fd store, with this test as systemd ------- */
+
+/* One sd_notify datagram (and its fd, if any) within @timeout_ms. */
+static bool notify_recv(int sock, char *buf, size_t len, int *ret_fd, int timeout_ms)
+{
+    union {
+        char b[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(4 * sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {.iov_base = buf, .iov_len = len - 1};
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof(u.b)};
+    struct pollfd p = {.fd = sock, .events = POLLIN};
+    ssize_t n;
+
+    *ret_fd = -1;
+    if (poll(&p, 1, timeout_ms) != 1)
+        return false;
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0)
+        return false;
+    buf[n] = '\0';
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+            memcpy(ret_fd, CMSG_DATA(cm), sizeof(int));
+    return true;
+}
+
+/* Wait for a notify message containing @needle; keep its fd in @ret_fd (if asked). */
+static bool notify_wait(int sock, const char *needle, char *buf, size_t len, int *ret_fd)
+{
+    for (int i = 0; i < 50; i++) {
+        int fd;
+
+        if (!notify_recv(sock, buf, len, &fd, 10000))
+            return false;
+        if (strstr(buf, needle)) {
+            if (ret_fd)
+                *ret_fd = fd;
+            else if (fd >= 0)
+                close(fd);
+            return true;
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    return false;
+}
+
+/* Start the agent as systemd would: the listening socket (and stored listeners) from fd 3 on,
+ * LISTEN_* and NOTIFY_SOCKET set. @fds are non-CLOEXEC fds of ours to pass in order. */
+static void start_activated(struct world *w, struct h_run *r, const char *notify_path,
+                            const char *state_dir, const int *fds, const char *const *names, int n)
+{
+    char script[2048], *p = script;
+    /* bash: dash cannot name fds above 9. */
+    const char *argv[] = {"/bin/bash", "-c", script, NULL};
+
+    p += sprintf(p, "exec");
+    for (int i = 0; i < n; i++)
+        p += sprintf(p, " %d<&%d", 3 + n + 10 + i, fds[i]); /* out of the way first */
+    for (int i = 0; i < n; i++)
+        p += sprintf(p, " %d<&%d %d<&-", 3 + i, 3 + n + 10 + i, 3 + n + 10 + i);
+    p += sprintf(p, "; LISTEN_PID=$$ LISTEN_FDS=%d LISTEN_FDNAMES='", n);
+    for (int i = 0; i < n; i++)
+        p += sprintf(p, "%s%s", i ? ":" : "", names[i]);
+    p += sprintf(p,
+                 "' NOTIFY_SOCKET='%s' RUNTIME_DIRECTORY='%s' exec '%s' agent --socket '%s' "
+                 "--policy '%s' --policy-dir '%s' -v",
+                 notify_path, state_dir, MMSGATE_BIN, w->sock, w->defpol, w->poldir);
+    cr_assert(eq(int, h_start_native(r, argv), 0));
+}
+
+Test(systemd, fd_store_keeps_a_container_across_a_restart, .timeout = 120)
+{
+    static const char *const args[] = {"calls", "15", "200", NULL};
+    struct world w;
+    struct h_run c, first, second;
+    char notify_path[160], state_dir[160], buf[512], bundle[256], sh[1024], name[64];
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int lsock, nsock, stored = -1;
+    const char *argv[16];
+
+    need_runtime("runc");
+    world_init(&w);
+    (void)snprintf(notify_path, sizeof(notify_path), "%s/notify", w.dir);
+    (void)snprintf(state_dir, sizeof(state_dir), "%s/agent-state", w.dir);
+    cr_assert(eq(int, mkdir(state_dir, 0700), 0));
+    /* systemd's side: the socket unit's listening socket and the notify socket. */
+    lsock = socket(AF_UNIX, SOCK_STREAM, 0);
+    cr_assert(lt(sz, strlen(w.sock), sizeof(sa.sun_path)));
+    memcpy(sa.sun_path, w.sock, strlen(w.sock) + 1);
+    cr_assert(eq(int, bind(lsock, (struct sockaddr *)&sa, sizeof(sa)), 0));
+    cr_assert(eq(int, listen(lsock, 16), 0));
+    nsock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    cr_assert(lt(sz, strlen(notify_path), sizeof(sa.sun_path)));
+    memcpy(sa.sun_path, notify_path, strlen(notify_path) + 1);
+    cr_assert(eq(int, bind(nsock, (struct sockaddr *)&sa, sizeof(sa)), 0));
+    cr_assert(eq(int, setsockopt(nsock, SOL_SOCKET, SO_PASSCRED, &(int){1}, sizeof(int)), 0));
+
+    start_activated(&w, &first, notify_path, state_dir, &lsock, (const char *const[]){"agent"}, 1);
+    cr_assert(notify_wait(nsock, "READY=1", buf, sizeof(buf), NULL), "no READY=1");
+
+    make_bundle(&w, "store", args, "policy=deny", NULL, bundle, sizeof(bundle));
+    runtime_argv(&w, "runc", "run", NULL, bundle, "store", argv, sh, sizeof(sh));
+    cr_assert(eq(int, h_start_native(&c, argv), 0));
+    cr_assert(notify_wait(nsock, "FDSTORE=1", buf, sizeof(buf), &stored), "no FDSTORE=1");
+    cr_assert(ge(int, stored, 0), "FDSTORE=1 without an fd: %s", buf);
+    cr_assert(eq(int, sscanf(strstr(buf, "FDNAME=") ?: "", "FDNAME=%63s", name), 1), "%s", buf);
+    cr_assert(h_wait_for(&c, "call i=2 ", 30000), "%s %s", c.out, c.err);
+
+    /* systemctl restart: the service stops, the store (us) keeps the listener. */
+    kill(first.pid, SIGTERM);
+    cr_expect(eq(int, h_finish(&first, 5000), 0), "first: %s", first.err);
+    {
+        int fds[2] = {lsock, stored};
+        const char *names[2] = {"agent", name};
+
+        /* Not close-on-exec, so the shell can place them. */
+        (void)fcntl(stored, F_SETFD, 0);
+        start_activated(&w, &second, notify_path, state_dir, fds, names, 2);
+    }
+    cr_assert(notify_wait(nsock, "READY=1", buf, sizeof(buf), NULL), "no READY=1 again");
+    cr_expect(ne(ptr, strstr(buf, "serving 1 containers"), NULL), "%s", buf);
+    cr_expect(eq(int, h_finish(&c, 30000), 0), "%s", c.err);
+    /* Every call, before, during and after the restart, decided by its policy (from the
+     * companion file: the fd alone does not say which). */
+    cr_expect(eq(sz, count(c.out, "ret=-1 errno=EPROTO"), 15), "%s", c.out);
+    kill(second.pid, SIGTERM);
+    cr_expect(eq(int, h_finish(&second, 5000), 0), "second: %s", second.err);
+    cr_expect(ne(ptr, strstr(second.err, "adopted container \"store\" (pid"), NULL), "%s",
+              second.err);
+    cr_expect(ne(ptr, strstr(second.err, "policy deny from listenerMetadata"), NULL), "%s",
+              second.err);
+    close(stored);
+    close(lsock);
+    close(nsock);
+    h_run_done(&c);
+    h_run_done(&first);
+    h_run_done(&second);
     world_done(&w);
 }
