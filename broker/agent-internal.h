@@ -81,6 +81,11 @@ int agent_deliver(struct agent *a, int fd, const struct agent_msg *m, bool from_
 
 /* Accept every connection waiting on the runtime socket (at most @max). */
 void agent_accept_pending(struct agent *a, unsigned max);
+/* Read runtime connection @fd (accepted here, or passed by an older agent before its runtime
+ * wrote anything). Ownership of @fd moves here. Return: 0; -EMFILE (table full); -errno. */
+int agent_conn_add(struct agent *a, int fd);
+/* Close @c without a log line (passed to a newer agent). */
+void agent_conn_drop(struct agent *a, struct agent_conn *c);
 
 /* Forget @h (its container is gone): close our copy, drop it from the fd store. */
 void agent_held_drop(struct agent *a, struct agent_held *h);

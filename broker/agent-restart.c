@@ -249,6 +249,15 @@ static int takeover(struct agent *a, int ctl, const char *tmp)
         type = json_string_value(json_object_get(j, "type")); /* borrowed */
         if (type && strcmp(type, "end") == 0)
             break;
+        if (type && strcmp(type, "connection") == 0 && fd >= 0) {
+            /* A runtime that connected to the older agent but has not written yet (crun
+             * between "create" and "start"): its bytes will come to us. */
+            (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+            r = agent_conn_add(a, TAKE_FD(fd));
+            if (r < 0)
+                log_warning_errno(r, "taking over a runtime connection");
+            continue;
+        }
         if (!type || strcmp(type, "listener") != 0 || fd < 0 || !json_to_msg(j, &m)) {
             log_warning("ignoring a malformed hand-over message");
             continue;
@@ -583,6 +592,21 @@ int agent_restart_on_taker(struct agent *a)
             abort_handover(a, r);
             return 0;
         }
+    }
+    /* Connections that sent nothing yet move as they are (their unread bytes belong to the
+     * socket, not to us); the others have at most the 2 s deadline left to finish here. */
+    for (struct agent_conn *c = a->conns, *next; c; c = next) {
+        cleanup_json json_t *msg = json_pack("{s:s}", "type", "connection");
+
+        next = c->next;
+        if (c->len != 0 || c->n_fds != 0)
+            continue;
+        r = msg ? send_ctl(a->taker.fd, msg, c->fd) : -ENOMEM;
+        if (r < 0) {
+            abort_handover(a, r);
+            return 0;
+        }
+        agent_conn_drop(a, c);
     }
     return agent_restart_finish(a);
 }

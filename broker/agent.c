@@ -205,14 +205,54 @@ static bool evict_idle(struct agent *a)
     return true;
 }
 
+int agent_conn_add(struct agent *a, int fd)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
+    struct agent_conn *c;
+    struct ucred cred;
+    socklen_t cred_len = sizeof(cred);
+
+    if (a->n_conns >= a->opts.max_conns && !evict_idle(a)) {
+        (void)close(fd);
+        return -EMFILE;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c)
+        c->fds = calloc(AGENT_KEEP_FDS, sizeof(int));
+    if (!c || !c->fds) {
+        free(c);
+        (void)close(fd);
+        return -ENOMEM;
+    }
+    c->kind = AGENT_SRC_CONN;
+    c->fd = fd;
+    c->serial = ++a->next_serial;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0)
+        c->peer_pid = cred.pid;
+    /* Idle until its first byte: crun connects at "create" and writes at "start". */
+    c->deadline_ns = agent_now_ns() + (uint64_t)a->opts.idle_ms * 1000000u;
+    ev.data.ptr = c;
+    if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        int r = -errno;
+
+        free(c->fds);
+        free(c);
+        (void)close(fd);
+        return r;
+    }
+    c->next = a->conns;
+    if (a->conns)
+        a->conns->prev = c;
+    a->conns = c;
+    a->n_conns++;
+    arm_timer(a);
+    return 0;
+}
+
 void agent_accept_pending(struct agent *a, unsigned max)
 {
     for (unsigned i = 0; i < max; i++) {
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
-        struct agent_conn *c;
-        struct ucred cred;
-        socklen_t cred_len = sizeof(cred);
-        int fd;
+        int fd, r;
 
         fd = accept4(a->sock.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
@@ -221,44 +261,17 @@ void agent_accept_pending(struct agent *a, unsigned max)
                 log_warning_errno(-errno, "accepting a runtime connection");
             return;
         }
-        if (a->n_conns >= a->opts.max_conns && !evict_idle(a)) {
-            if (ratelimit_below(&agent_rl))
-                log_warning("%u connections are being read: refusing another", a->n_conns);
-            (void)close(fd);
-            continue;
-        }
-        c = calloc(1, sizeof(*c));
-        if (c)
-            c->fds = calloc(AGENT_KEEP_FDS, sizeof(int));
-        if (!c || !c->fds) {
-            if (c)
-                free(c);
-            (void)close(fd);
-            log_warning_errno(-ENOMEM, "accepting a runtime connection");
-            return;
-        }
-        c->kind = AGENT_SRC_CONN;
-        c->fd = fd;
-        c->serial = ++a->next_serial;
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0)
-            c->peer_pid = cred.pid;
-        /* Idle until its first byte: crun connects at "create" and writes at "start". */
-        c->deadline_ns = agent_now_ns() + (uint64_t)a->opts.idle_ms * 1000000u;
-        ev.data.ptr = c;
-        if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-            log_warning_errno(-errno, "watching a runtime connection");
-            free(c->fds);
-            free(c);
-            (void)close(fd);
-            return;
-        }
-        c->next = a->conns;
-        if (a->conns)
-            a->conns->prev = c;
-        a->conns = c;
-        a->n_conns++;
-        arm_timer(a);
+        r = agent_conn_add(a, fd);
+        if (r == -EMFILE && ratelimit_below(&agent_rl))
+            log_warning("%u connections are being read: refusing another", a->n_conns);
+        else if (r < 0 && ratelimit_below(&agent_rl))
+            log_warning_errno(r, "accepting a runtime connection");
     }
+}
+
+void agent_conn_drop(struct agent *a, struct agent_conn *c)
+{
+    conn_free(a, c);
 }
 
 /* Say once why a peer was refused. */

@@ -579,6 +579,22 @@ Test(crun, detached_run, .timeout = 120)
     world_done(&w);
 }
 
+/* Run "create" to completion (it leaves the container waiting for "start" with our pipes). */
+static void create_container(struct h_run *cr, const char *const argv[])
+{
+    cr_assert(eq(int, h_start_native(cr, argv), 0));
+    for (int i = 0; i < 300 && !cr->exited; i++) {
+        int ws;
+
+        (void)h_wait_for(cr, "\x01never", 100);
+        if (waitpid(cr->pid, &ws, WNOHANG) == cr->pid) {
+            cr->exited = true;
+            cr->exit_code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+        }
+    }
+    cr_assert(eq(int, cr->exit_code, 0), "create: %s", cr->err);
+}
+
 Test(crun, create_then_start, .timeout = 120)
 {
     struct world w;
@@ -593,18 +609,8 @@ Test(crun, create_then_start, .timeout = 120)
     runtime_argv(&w, "crun", "create", NULL, bundle, "crun-cs", argv, sh1, sizeof(sh1));
     runtime_argv(&w, "crun", "start", NULL, NULL, "crun-cs", sargv, sh2, sizeof(sh2));
     runtime_argv(&w, "crun", "delete", NULL, NULL, "crun-cs", dargv, sh3, sizeof(sh3));
-    cr_assert(eq(int, h_start_native(&cr, argv), 0));
     /* create returns once the container waits for start; the container keeps our pipes. */
-    for (int i = 0; i < 300 && !cr.exited; i++) {
-        int ws;
-
-        (void)h_wait_for(&cr, "\x01never", 100);
-        if (waitpid(cr.pid, &ws, WNOHANG) == cr.pid) {
-            cr.exited = true;
-            cr.exit_code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-        }
-    }
-    cr_assert(eq(int, cr.exit_code, 0), "create: %s", cr.err);
+    create_container(&cr, argv);
     /* crun connected to the agent at create and writes at start: longer than the 2 s a peer
      * has to finish a message it has begun. */
     sleep(3);
@@ -893,5 +899,38 @@ Test(systemd, fd_store_keeps_a_container_across_a_restart, .timeout = 120)
     h_run_done(&c);
     h_run_done(&first);
     h_run_done(&second);
+    world_done(&w);
+}
+
+Test(crun, upgrade_between_create_and_start, .timeout = 120)
+{
+    struct world w;
+    struct h_run cr, st, del, newer;
+    char bundle[256], sh1[1024], sh2[1024], sh3[1024];
+    const char *argv[16], *sargv[16], *dargv[16];
+
+    need_runtime("crun");
+    world_init(&w);
+    start_agent(&w);
+    make_bundle(&w, "crun-up", two_calls, "policy=deny", NULL, bundle, sizeof(bundle));
+    runtime_argv(&w, "crun", "create", NULL, bundle, "crun-up", argv, sh1, sizeof(sh1));
+    runtime_argv(&w, "crun", "start", NULL, NULL, "crun-up", sargv, sh2, sizeof(sh2));
+    runtime_argv(&w, "crun", "delete", NULL, NULL, "crun-up", dargv, sh3, sizeof(sh3));
+    /* crun is now connected to the older agent and writes only at "start". */
+    create_container(&cr, argv);
+    start_agent_on(&w, &newer, true);
+    cr_expect(eq(int, h_finish(&w.agent, 10000), 0), "older agent: %s", w.agent.err);
+    w.agent_started = false;
+    cr_expect(eq(int, h_native(&st, sargv, 30000), 0), "start: %s", st.err);
+    cr_expect(eq(int, h_finish(&cr, 30000), 0), "create: %s", cr.err);
+    cr_expect(eq(sz, count(cr.out, "ret=-1 errno=EPROTO"), 2), "out %s err %s", cr.out, cr.err);
+    kill(newer.pid, SIGTERM);
+    cr_expect(eq(int, h_finish(&newer, 5000), 0), "newer: %s", newer.err);
+    cr_expect(ne(ptr, strstr(newer.err, "serving container \"crun-up\""), NULL), "%s", newer.err);
+    (void)h_native(&del, dargv, 30000);
+    h_run_done(&cr);
+    h_run_done(&st);
+    h_run_done(&del);
+    h_run_done(&newer);
     world_done(&w);
 }
