@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -932,5 +933,103 @@ Test(crun, upgrade_between_create_and_start, .timeout = 120)
     h_run_done(&st);
     h_run_done(&del);
     h_run_done(&newer);
+    world_done(&w);
+}
+
+/* Send @text with @n_fds copies of @fd attached (SCM_RIGHTS); errors ignored (the agent may
+ * have closed already). */
+static void send_with_fds(int sock, const char *text, size_t len, int fd, int n_fds)
+{
+    union {
+        char b[CMSG_SPACE(32 * sizeof(int))];
+        struct cmsghdr align;
+    } u = {0};
+    struct iovec iov = {.iov_base = (void *)(uintptr_t)text, .iov_len = len};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+
+    if (n_fds > 0) {
+        struct cmsghdr *cm;
+
+        msg.msg_control = u.b;
+        msg.msg_controllen = CMSG_SPACE((size_t)n_fds * sizeof(int));
+        cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN((size_t)n_fds * sizeof(int));
+        for (int i = 0; i < n_fds; i++)
+            memcpy(CMSG_DATA(cm) + (size_t)i * sizeof(int), &fd, sizeof(int));
+    }
+    (void)sendmsg(sock, &msg, MSG_NOSIGNAL);
+}
+
+Test(agent, hostile_peers_each_get_one_line_and_cost_nothing, .timeout = 60)
+{
+    static const char one[] = "{\"fds\":[\"seccompFd\"],\"state\":{\"id\":\"h\"}}";
+    struct world w;
+    struct h_run client;
+    const char *cargv[] = {"oci-client", "--agent", NULL, NULL};
+    char many[512], *big;
+    int p[2], s;
+    size_t big_len = (1u << 20) + 4096;
+
+    world_init(&w);
+    start_agent(&w);
+    cr_assert(eq(int, pipe2(p, O_CLOEXEC), 0));
+    /* garbage */
+    cr_assert(ge(int, s = connect_to(w.sock), 0));
+    send_with_fds(s, "GET / HTTP/1.1\r\n", 16, -1, 0);
+    close(s);
+    /* oversized: a string that never ends */
+    big = malloc(big_len);
+    cr_assert(ne(ptr, big, NULL));
+    memset(big, 'x', big_len);
+    memcpy(big, "{\"a\":\"", 6);
+    cr_assert(ge(int, s = connect_to(w.sock), 0));
+    for (size_t off = 0; off < big_len; off += 65536)
+        send_with_fds(s, big + off, big_len - off < 65536 ? big_len - off : 65536, -1, 0);
+    close(s);
+    free(big);
+    /* a complete message without its fd */
+    cr_assert(ge(int, s = connect_to(w.sock), 0));
+    send_with_fds(s, one, strlen(one), -1, 0);
+    close(s);
+    /* twenty fds */
+    {
+        size_t k = (size_t)snprintf(many, sizeof(many), "{\"fds\":[\"seccompFd\"");
+
+        for (int i = 1; i < 20; i++)
+            k += (size_t)snprintf(many + k, sizeof(many) - k, ",\"x%d\"", i);
+        (void)snprintf(many + k, sizeof(many) - k, "],\"state\":{\"id\":\"m\"}}");
+    }
+    cr_assert(ge(int, s = connect_to(w.sock), 0));
+    send_with_fds(s, many, strlen(many), p[0], 20);
+    close(s);
+    /* a pipe passed off as the listener */
+    cr_assert(ge(int, s = connect_to(w.sock), 0));
+    send_with_fds(s, one, strlen(one), p[0], 1);
+    close(s);
+    /* a message cut short */
+    cr_assert(ge(int, s = connect_to(w.sock), 0));
+    send_with_fds(s, "{\"fds\":", 7, -1, 0);
+    close(s);
+
+    /* A container after all that is served at once, by the default policy. */
+    cargv[2] = w.sock;
+    cr_expect(eq(int, h_native(&client, cargv, 10000), 0), "client: %s", client.err);
+    cr_expect(eq(sz, count(client.out, "call ret=-1 errno=EACCES"), 2), "%s", client.out);
+    stop_agent(&w);
+    cr_expect(eq(sz, count(w.agent.err, "not a JSON object (byte 1)"), 1), "%s", w.agent.err);
+    cr_expect(eq(sz, count(w.agent.err, "message larger than 1048576 bytes"), 1), "%s",
+              w.agent.err);
+    cr_expect(eq(sz, count(w.agent.err, "\"fds\" names 1 fds but 0 arrived"), 1), "%s",
+              w.agent.err);
+    cr_expect(eq(sz, count(w.agent.err, "more than 16 fds"), 1), "%s", w.agent.err);
+    cr_expect(eq(sz, count(w.agent.err, "seccompFd is not a seccomp listener"), 1), "%s",
+              w.agent.err);
+    cr_expect(eq(sz, count(w.agent.err, "closed after 7 bytes and 0 fds"), 1), "%s", w.agent.err);
+    cr_expect(eq(sz, count(w.agent.err, "refused"), 6), "%s", w.agent.err);
+    close(p[0]);
+    close(p[1]);
+    h_run_done(&client);
     world_done(&w);
 }
