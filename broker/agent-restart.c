@@ -55,9 +55,9 @@ static bool json_to_msg(const json_t *j, struct agent_msg *m)
         strlen(policy) >= sizeof(m->policy) || source < AGENT_POLICY_DEFAULT ||
         source > AGENT_POLICY_ANNOTATION || pid < 0)
         return false;
-    strcpy(m->container_id, id);
-    strcpy(m->bundle, bundle);
-    strcpy(m->policy, policy);
+    memcpy(m->container_id, id, strlen(id) + 1); /* lengths checked above */
+    memcpy(m->bundle, bundle, strlen(bundle) + 1);
+    memcpy(m->policy, policy, strlen(policy) + 1);
     m->init_pid = pid;
     m->policy_source = (enum agent_policy_source)source;
     return true;
@@ -219,11 +219,11 @@ static int recv_ctl(int fd, char *buf, size_t buf_len, int timeout_ms, int *ret_
 static int takeover(struct agent *a, int ctl, const char *tmp)
 {
     cleanup_json json_t *req = json_pack("{s:s, s:i}", "type", "takeover", "version", 1);
-    cleanup_free char *buf = malloc(CTL_MSG_MAX);
+    char buf[CTL_MSG_MAX];
     unsigned n = 0;
     int r;
 
-    if (!req || !buf)
+    if (!req)
         return -ENOMEM;
     /* The path first: from now on runtimes reach us, so the older agent can finish the
      * connections it has and know no more will come. */
@@ -239,7 +239,7 @@ static int takeover(struct agent *a, int ctl, const char *tmp)
         struct agent_msg m;
         const char *type;
 
-        r = recv_ctl(ctl, buf, CTL_MSG_MAX, (int)a->opts.deadline_ms + HANDOVER_EXTRA_MS, &fd);
+        r = recv_ctl(ctl, buf, sizeof(buf), (int)a->opts.deadline_ms + HANDOVER_EXTRA_MS, &fd);
         if (r <= 0) {
             log_error_errno(r ? r : -ECONNRESET,
                             "the running agent stopped the hand-over after %u listeners", n);

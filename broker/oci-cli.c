@@ -13,15 +13,16 @@
 
 static void help_profile(FILE *f)
 {
-    fputs("Usage: mmsgate oci-profile [--listener PATH] [--metadata M]\n"
-          "Print the seccomp section that sends every recvmmsg route (x86_64 recvmmsg, i386\n"
-          "recvmmsg, recvmmsg_time64 and socketcall(SYS_RECVMMSG); x32 too) to the agent at\n"
-          "PATH (default " OCI_DEFAULT_LISTENER "), with listenerMetadata M (for example\n"
-          "\"policy=NAME\"). Use it as a profile (podman --security-opt seccomp=FILE) or merge\n"
-          "its architectures, listenerPath, listenerMetadata and syscalls into yours, and remove\n"
-          "recvmmsg, recvmmsg_time64 and socketcall from your allow rules; then run\n"
-          "mmsgate check-oci on the result. See docs/containers.md.\n",
-          f);
+    (void)fputs(
+        "Usage: mmsgate oci-profile [--listener PATH] [--metadata M]\n"
+        "Print the seccomp section that sends every recvmmsg route (x86_64 recvmmsg, i386\n"
+        "recvmmsg, recvmmsg_time64 and socketcall(SYS_RECVMMSG); x32 too) to the agent at\n"
+        "PATH (default " OCI_DEFAULT_LISTENER "), with listenerMetadata M (for example\n"
+        "\"policy=NAME\"). Use it as a profile (podman --security-opt seccomp=FILE) or merge\n"
+        "its architectures, listenerPath, listenerMetadata and syscalls into yours, and remove\n"
+        "recvmmsg, recvmmsg_time64 and socketcall from your allow rules; then run\n"
+        "mmsgate check-oci on the result. See docs/containers.md.\n",
+        f);
 }
 
 int oci_cmd_profile(int argc, char **argv)
@@ -61,7 +62,7 @@ int oci_cmd_profile(int argc, char **argv)
         log_error("printing the profile failed");
         return 2;
     }
-    putchar('\n');
+    (void)putchar('\n'); /* a failed stdout shows in the exit status of the pipeline's reader */
     return 0;
 }
 
@@ -73,12 +74,13 @@ int oci_cmd_check(int argc, char **argv)
     int r;
 
     if (argc != 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-        fputs("Usage: mmsgate check-oci FILE\n"
-              "Read an OCI config.json or a seccomp profile (OCI, Docker or Podman format) and\n"
-              "report every recvmmsg route it leaves unsupervised: a route allowed, notified\n"
-              "only conditionally, socketcall allowed outright, i386 missing, no listenerPath.\n"
-              "Exit status: 0 every route supervised, 1 some are not, 2 unreadable.\n",
-              argc == 2 ? stdout : stderr);
+        (void)fputs(
+            "Usage: mmsgate check-oci FILE\n"
+            "Read an OCI config.json or a seccomp profile (OCI, Docker or Podman format) and\n"
+            "report every recvmmsg route it leaves unsupervised: a route allowed, notified\n"
+            "only conditionally, socketcall allowed outright, i386 missing, no listenerPath.\n"
+            "Exit status: 0 every route supervised, 1 some are not, 2 unreadable.\n",
+            argc == 2 ? stdout : stderr);
         return argc == 2 ? 0 : 2;
     }
     doc = json_load_file(argv[1], JSON_REJECT_DUPLICATES, &err);

@@ -1033,3 +1033,53 @@ Test(agent, hostile_peers_each_get_one_line_and_cost_nothing, .timeout = 60)
     h_run_done(&client);
     world_done(&w);
 }
+
+/* Replace @path atomically, as an operator's editor or config management would. */
+static void replace_file(const char *path, const char *text)
+{
+    char tmp[300];
+
+    (void)snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    write_text(tmp, text);
+    cr_assert(eq(int, rename(tmp, path), 0));
+}
+
+Test(runc, sighup_reloads_policies_mid_container, .timeout = 120)
+{
+    static const char *const args[] = {"calls", "20", "150", NULL};
+    struct world w;
+    struct h_run c, d;
+    char bundle[256], sh[1024], path[256];
+    const char *argv[16];
+
+    need_runtime("runc");
+    world_init(&w);
+    start_agent(&w);
+    (void)snprintf(path, sizeof(path), "%s/deny.json", w.poldir);
+    make_bundle(&w, "reload", args, "policy=deny", NULL, bundle, sizeof(bundle));
+    runtime_argv(&w, "runc", "run", NULL, bundle, "reload", argv, sh, sizeof(sh));
+    cr_assert(eq(int, h_start_native(&c, argv), 0));
+    cr_assert(h_wait_for(&c, "call i=3 ", 30000), "%s %s", c.out, c.err);
+    replace_file(path, DENY_POLICY("ECONNREFUSED"));
+    cr_assert(eq(int, kill(w.agent.pid, SIGHUP), 0));
+    cr_expect(eq(int, h_finish(&c, 30000), 0), "%s", c.err);
+    /* Nothing dropped: every call answered, first by the old version, then by the new. */
+    cr_expect(
+        eq(sz, count(c.out, "ret=-1 errno=EPROTO") + count(c.out, "ret=-1 errno=ECONNREFUSED"), 20),
+        "%s", c.out);
+    cr_expect(ge(sz, count(c.out, "ret=-1 errno=EPROTO"), 4), "%s", c.out);
+    cr_expect(ge(sz, count(c.out, "ret=-1 errno=ECONNREFUSED"), 1), "%s", c.out);
+    cr_expect(ne(ptr, strstr(c.out, "call i=19 ret=-1 errno=ECONNREFUSED"), NULL), "%s", c.out);
+
+    /* A broken file keeps the previous version, and says where it is broken. */
+    replace_file(path, "{\"version\":1,\n \"default\": {\"action\": \"deny\", \"errno\": }}\n");
+    cr_assert(eq(int, kill(w.agent.pid, SIGHUP), 0));
+    usleep(300000);
+    run_container(&w, "runc", "reload-2", two_calls, "policy=deny", NULL, &d, 30000);
+    cr_expect(eq(sz, count(d.out, "ret=-1 errno=ECONNREFUSED"), 2), "%s", d.out);
+    stop_agent(&w);
+    cr_expect(ne(ptr, strstr(w.agent.err, "deny.json:2:"), NULL), "FILE:LINE:COL: %s", w.agent.err);
+    h_run_done(&c);
+    h_run_done(&d);
+    world_done(&w);
+}
