@@ -63,6 +63,7 @@ struct job {
 };
 
 struct pool;
+struct agent;
 
 struct mmsg_broker {
     struct policy_store *store; /* borrowed (options), or owned when own_store */
@@ -75,7 +76,7 @@ struct mmsg_broker {
     struct audit *audit;
     bool audit_all;
     int epfd;
-    int agent_fd; /* OCI listenerPath socket, -1 when none */
+    struct agent *agent; /* OCI listenerPath socket and its peers (agent.c); NULL: none */
     struct seccomp_notif_sizes sizes;
     struct seccomp_notif *req;
 
@@ -88,6 +89,7 @@ struct mmsg_broker {
 
     struct pool *pool;
     volatile bool stopping; /* read by emulations waiting for data */
+    bool handed_over;       /* the agent gave every listener to a newer agent */
 };
 
 #define MAX_JOBS 4096

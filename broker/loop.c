@@ -235,45 +235,46 @@ static void remove_listener(struct mmsg_broker *b, struct listener *lst)
 
 /* ---- the OCI agent ------------------------------------------------------------------------ */
 
+static int on_agent_listener(void *userdata, int fd, const struct mmsg_listener_info *info)
+{
+    return mmsg_broker_add_listener_info(userdata, fd, info);
+}
+
 int mmsg_broker_add_agent(struct mmsg_broker *b, const char *path)
 {
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &tag_agent};
-    int fd;
+    int r;
 
-    if (b->agent_fd >= 0)
+    if (b->agent)
         return -EBUSY;
-    fd = agent_listen(path);
-    if (fd < 0)
-        return fd;
-    if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-        int r = -errno;
-
-        (void)close(fd);
+    r = agent_new(path, NULL, on_agent_listener, b, &b->agent);
+    if (r < 0)
+        return r;
+    if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, agent_fd(b->agent), &ev) < 0) {
+        r = -errno;
+        b->agent = agent_free(b->agent);
         return r;
     }
-    b->agent_fd = fd;
     return 0;
 }
 
+/* The agent's own epoll set is readable: let it make progress (it never blocks). */
 static void on_agent(struct mmsg_broker *b)
 {
-    char container[128];
-    int listener = -1, r;
+    int r = agent_dispatch(b->agent);
 
-    r = agent_accept(b->agent_fd, &listener, container, sizeof(container));
-    if (r == -EAGAIN)
-        return;
-    if (r < 0) {
-        if (ratelimit_below(&loop_rl))
-            log_warning_errno(r, "agent: receiving a listener");
-        return;
+    if (r == AGENT_HANDED_OVER) {
+        /* A newer agent serves every container now: stop receiving, finish what we took. */
+        log_info("agent: handed over to a newer agent; finishing the calls in progress");
+        for (unsigned i = 0; i < b->n_alloc; i++)
+            if (b->listeners[i]->fd >= 0 && !b->listeners[i]->hung_up)
+                remove_listener(b, b->listeners[i]);
+        (void)epoll_ctl(b->epfd, EPOLL_CTL_DEL, agent_fd(b->agent), NULL);
+        b->agent = agent_free(b->agent);
+        b->handed_over = true;
+    } else if (r < 0 && ratelimit_below(&loop_rl)) {
+        log_error_errno(r, "agent");
     }
-    r = mmsg_broker_add_listener_info(b, listener,
-                                      &(struct mmsg_listener_info){.container_id = container});
-    if (r < 0)
-        log_warning_errno(r, "agent: serving the listener of container \"%s\"", container);
-    else
-        log_info("agent: serving container \"%s\"", container);
 }
 
 /* ---- lifecycle ---------------------------------------------------------------------------- */
@@ -299,7 +300,6 @@ int mmsg_broker_new(const struct mmsg_broker_options *opts, struct mmsg_broker *
     if (!b)
         return -ENOMEM;
     b->epfd = -1;
-    b->agent_fd = -1;
     pthread_mutex_init(&b->lock, NULL);
     b->audit_all = opts->audit_all;
     raise_nofile();
@@ -374,8 +374,7 @@ struct mmsg_broker *mmsg_broker_free(struct mmsg_broker *b)
     free(b->listeners);
     if (b->epfd >= 0)
         (void)close(b->epfd);
-    if (b->agent_fd >= 0)
-        (void)close(b->agent_fd);
+    b->agent = agent_free(b->agent);
     b->audit = audit_close(b->audit);
     if (b->own_store)
         b->store = policy_store_free(b->store);
@@ -466,6 +465,23 @@ static void dispatch(struct mmsg_broker *b, const struct epoll_event *ev)
         remove_listener(b, lst);
 }
 
+/* After a hand-over: let the calls already taken finish and answer (a listener closes when its
+ * last job is released), instead of failing them as a shutdown would. */
+static void drain(struct mmsg_broker *b)
+{
+    for (;;) {
+        bool busy = false;
+
+        pthread_mutex_lock(&b->lock);
+        for (unsigned i = 0; i < b->n_alloc && !busy; i++)
+            busy = b->listeners[i]->fd >= 0;
+        pthread_mutex_unlock(&b->lock);
+        if (!busy)
+            return;
+        (void)usleep(10000);
+    }
+}
+
 int mmsg_broker_serve(struct mmsg_broker *b, pid_t child, int *ret_status)
 {
     struct epoll_event sev = {.events = EPOLLIN, .data.ptr = &tag_signals};
@@ -491,8 +507,8 @@ int mmsg_broker_serve(struct mmsg_broker *b, pid_t child, int *ret_status)
 
     /* run: until the child is reaped and every filtered task has exited (listener hung up);
      * agent: until INT or TERM; serve: until the listener hangs up, or INT or TERM. */
-    while (!terminated && (child > 0 ? (!child_done || b->n_listeners > 0)
-                                     : (b->agent_fd >= 0 || b->n_listeners > 0))) {
+    while (!terminated &&
+           (child > 0 ? (!child_done || b->n_listeners > 0) : (b->agent || b->n_listeners > 0))) {
         struct epoll_event evs[64];
         int n;
 
@@ -517,6 +533,8 @@ int mmsg_broker_serve(struct mmsg_broker *b, pid_t child, int *ret_status)
         if (child > 0)
             reap(child, &child_done, &child_status);
     }
+    if (b->handed_over)
+        drain(b);
     if (ret_status)
         *ret_status = child_status;
 out:

@@ -17,6 +17,7 @@
 #include "stats.h"
 #include "mmsgate/broker.h"
 #include "mmsgate/policy.h"
+#include "oci-cli.h"
 
 #define LOG_COMPONENT "main"
 #include "log.h"
@@ -52,7 +53,11 @@ static void help_options(FILE *f)
         "                       task using it has exited, or on INT, TERM or QUIT; HUP reloads\n"
         "      --socket PATH    (agent) the unix socket runc/crun connect to (mode 0600); agent\n"
         "                       serves every container handed over until INT, TERM or QUIT;\n"
-        "                       HUP reloads the policies and reopens the audit file\n"
+        "                       HUP reloads the policies and reopens the audit file; a new\n"
+        "                       agent on a served PATH takes its containers over\n"
+        "      --policy-dir DIR (agent) containers choose DIR/NAME.json with listenerMetadata\n"
+        "                       \"policy=NAME\" or the annotation org.mmsgate.policy\n"
+        "                       (docs/containers.md); --policy is the default\n"
         "  -w, --workers N      threads for blocking emulations (default 64, max 1024)\n"
         "  -v, --verbose        more diagnostics on stderr (twice: debug)\n"
         "  -h, --help           show this help\n",
@@ -80,6 +85,10 @@ static void help_main(FILE *f)
           "                                     its audit file (serve and agent: also SIGHUP)\n"
           "  stats PID                          make mmsgate PID print its stats table\n"
           "  check FILE                         validate a policy; errors as FILE:LINE:COLUMN\n"
+          "  check-oci FILE                     report recvmmsg routes an OCI config.json or\n"
+          "                                     seccomp profile leaves unsupervised\n"
+          "  oci-profile [--listener PATH] [--metadata M]\n"
+          "                                     print the seccomp section for a runtime profile\n"
           "  policy default                     print the built-in default policy\n"
           "  filter                             print the seccomp filter (libseccomp PFC)\n"
           "\n"
@@ -243,6 +252,7 @@ static int cmd_run(int argc, char **argv, enum mode mode)
         {"drop-caps", no_argument, NULL, 'D'},
         {"listener-fd", required_argument, NULL, 'L'},
         {"socket", required_argument, NULL, 'S'},
+        {"policy-dir", required_argument, NULL, 'P'},
         {"workers", required_argument, NULL, 'w'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -259,7 +269,7 @@ static int cmd_run(int argc, char **argv, enum mode mode)
     struct mmsg_run_options ro = {0};
     struct mmsg_policy *policy = NULL;
     struct mmsg_broker *broker = NULL;
-    const char *policy_path = NULL, *agent_path = NULL;
+    const char *policy_path = NULL, *agent_path = NULL, *policy_dir = NULL;
     unsigned listener_fd = UINT_MAX;
     int c, r, status = 0, ret = EXIT_BROKER;
 
@@ -292,6 +302,9 @@ static int cmd_run(int argc, char **argv, enum mode mode)
         case 'S':
             agent_path = optarg;
             break;
+        case 'P':
+            policy_dir = optarg;
+            break;
         case 'w':
             if (parse_uint(optarg, 1024, &bo.max_workers) < 0 || bo.max_workers == 0) {
                 log_error("invalid --workers \"%s\" (1..1024)", optarg);
@@ -321,8 +334,9 @@ static int cmd_run(int argc, char **argv, enum mode mode)
         log_error("agent needs --socket PATH and no PROG");
         return EXIT_BROKER;
     }
-    if ((mode != MODE_SERVE && listener_fd != UINT_MAX) || (mode != MODE_AGENT && agent_path)) {
-        log_error("--listener-fd is for serve, --socket for agent");
+    if ((mode != MODE_SERVE && listener_fd != UINT_MAX) ||
+        (mode != MODE_AGENT && (agent_path || policy_dir))) {
+        log_error("--listener-fd is for serve, --socket and --policy-dir for agent");
         return EXIT_BROKER;
     }
     if (mode == MODE_RUN && optind >= argc) {
@@ -337,7 +351,7 @@ static int cmd_run(int argc, char **argv, enum mode mode)
         return EXIT_BROKER;
     }
     /* The store reports a policy's errors as FILE:LINE:COLUMN and keeps it for reloads. */
-    r = policy_store_new(policy_path, NULL, &store);
+    r = policy_store_new(policy_path, policy_dir, &store);
     if (r >= 0)
         r = policy_store_get(store, NULL, &loaded);
     if (r < 0) {
@@ -586,6 +600,10 @@ int main(int argc, char **argv)
         return cmd_signal(argc - 1, argv + 1, MMSG_SIGNAL_RELOAD);
     if (strcmp(argv[1], "stats") == 0)
         return cmd_signal(argc - 1, argv + 1, MMSG_SIGNAL_STATS);
+    if (strcmp(argv[1], "check-oci") == 0)
+        return oci_cmd_check(argc - 1, argv + 1);
+    if (strcmp(argv[1], "oci-profile") == 0)
+        return oci_cmd_profile(argc - 1, argv + 1);
     if (strcmp(argv[1], "policy") == 0) {
         if (argc == 3 && strcmp(argv[2], "default") == 0) {
             fputs(mmsg_policy_default_json(), stdout);

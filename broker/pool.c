@@ -421,13 +421,31 @@ struct pool *pool_free(struct pool *p)
         notify_reply(p->b, j, -ENOSYS, "errno");
         job_release(p->b, j);
     }
-    /* Running emulations see b->stopping within one signal-poll slice and answer ENOSYS. */
-    for (unsigned i = 0; i < p->n_workers; i++) {
-        (void)pthread_join(p->workers[i].thread, NULL);
-        emu_scratch_done(&p->workers[i].scratch);
+    /* Running emulations see b->stopping within one signal-poll slice and answer ENOSYS. A
+     * worker stuck in a read of a page its caller never lets fault in (userfaultfd) cannot be
+     * interrupted: after a second it is left behind, so shutdown stays bounded; closing the
+     * listeners then fails its call with ENOSYS, and the process is about to exit. */
+    {
+        struct timespec deadline;
+        bool stuck = false;
+
+        (void)clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 1;
+        for (unsigned i = 0; i < p->n_workers; i++) {
+            if (pthread_timedjoin_np(p->workers[i].thread, NULL, &deadline) != 0) {
+                stuck = true;
+                continue;
+            }
+            emu_scratch_done(&p->workers[i].scratch);
+        }
+        if (p->watcher_started && pthread_timedjoin_np(p->watcher, NULL, &deadline) != 0)
+            stuck = true;
+        if (stuck) {
+            log_warning("a worker did not stop within 1 s (stuck reading caller memory); "
+                        "leaving it behind");
+            return NULL; /* the pool stays allocated for the thread still using it */
+        }
     }
-    if (p->watcher_started)
-        (void)pthread_join(p->watcher, NULL);
     for (unsigned i = 0; i < PQ_BUCKETS; i++)
         while (p->hash[i]) {
             struct proc_queue *q = p->hash[i];

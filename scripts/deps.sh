@@ -18,6 +18,9 @@ packages=(
     systemd                   # journald and journalctl for the journal test
     go-md2man                 # man pages from docs/*.md at build time
     man-db                    # the install test renders every page (man -l)
+    # libsystemd-dev also serves the agent: socket activation, sd_notify readiness, fd store
+    runc crun podman          # tests/containers: real OCI runtimes hand listeners to the agent
+    busybox-static            # tests/containers: the containers' rootfs
 )
 
 missing=()

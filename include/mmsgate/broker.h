@@ -71,8 +71,11 @@ int mmsg_broker_add_listener_info(struct mmsg_broker *broker, int listener_fd,
 
 /**
  * mmsg_broker_add_agent() - listen on the unix socket @path (mode 0600, a stale socket is
- * replaced) for OCI runtimes (runc, crun) handing over container listeners via the
- * runtime-spec `listenerPath`; each one received is served like mmsg_broker_add_listener().
+ * replaced; under systemd socket activation the inherited socket) for OCI runtimes (runc, crun,
+ * Podman) handing over container listeners via the runtime-spec `listenerPath`; each one is
+ * served like mmsg_broker_add_listener_info() with the container's identity and policy name.
+ * Listeners kept in systemd's fd store, or held by an agent already serving @path (which then
+ * hands them over and stops), are adopted first. See docs/containers.md.
  * Return: 0; -EBUSY (already listening); -EEXIST (@path is not a socket); -errno.
  */
 int mmsg_broker_add_agent(struct mmsg_broker *broker, const char *path);
