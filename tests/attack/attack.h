@@ -21,16 +21,21 @@ static inline int64_t attack_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A test that cannot run here skips, except in CI, where a skip would hide a finding. */
+#define attack_skip(...)                                                               \
+    do {                                                                               \
+        const char *ci_ = getenv("CI");                                                \
+        if (ci_ && strcmp(ci_, "true") == 0)                                           \
+            cr_fatal("cannot run, and CI=true does not allow skipping: " __VA_ARGS__); \
+        cr_skip_test(__VA_ARGS__);                                                     \
+    } while (0)
+
 /* Every attack needs root (user notification of a root broker, userfaultfd on kernel faults,
  * pid namespaces, SO_RCVBUFFORCE). In CI a skip would hide a finding: there it is a failure. */
-#define attack_require_root()                                                \
-    do {                                                                     \
-        if (geteuid() != 0) {                                                \
-            const char *ci_ = getenv("CI");                                  \
-            if (ci_ && strcmp(ci_, "true") == 0)                             \
-                cr_fatal("needs root, and CI=true does not allow skipping"); \
-            cr_skip_test("needs root");                                      \
-        }                                                                    \
+#define attack_require_root()          \
+    do {                               \
+        if (geteuid() != 0)            \
+            attack_skip("needs root"); \
     } while (0)
 
 #endif
