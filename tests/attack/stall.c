@@ -128,6 +128,10 @@ static void attack_uffd(int ready)
         _exit(1);
     }
     (void)syscall(NR_X86_64_RECVMMSG, rx, (struct mmsghdr *)page, 1, MSG_DONTWAIT, NULL);
+    /* Returned: the broker could not be stalled (a /proc/PID/mem read does not wait for
+     * userfaultfd); the victim may start all the same. */
+    if (write(ready, "R", 1) != 1)
+        die("ready");
     for (;;)
         pause();
 }

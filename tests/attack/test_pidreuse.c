@@ -103,6 +103,7 @@ static int ns_init(int out)
     pid_t pid = -1, v;
     const char *p;
     int64_t deadline;
+    bool stalled;
 
     if (!policy || !audit)
         return say(out, "error temp files\n"), 1;
@@ -121,17 +122,17 @@ static int ns_init(int out)
     if (uffd < 0)
         return say(out, "error taking the attacker's uffd: %s\n", strerror(errno)), 1;
     /* The broker is inside the read of entry 1 once the fault arrives: nothing else touches
-     * that page. */
+     * that page. A broker reading through /proc/PID/mem is not stalled at all: that access
+     * does not wait for userfaultfd (the kernel fails it with EIO), and the call completes. */
     {
         struct pollfd pf = {.fd = uffd, .events = POLLIN};
 
-        if (poll(&pf, 1, 20000) != 1 || read(uffd, &msg, sizeof(msg)) != sizeof(msg) ||
-            msg.event != UFFD_EVENT_PAGEFAULT)
-            return say(out, "error the broker never faulted on entry 1's page\n"), 1;
+        stalled = poll(&pf, 1, 5000) == 1 && read(uffd, &msg, sizeof(msg)) == sizeof(msg) &&
+                  msg.event == UFFD_EVENT_PAGEFAULT;
     }
 
     /* Kill and reap the caller while the broker is stalled. The uffd stays open here. */
-    if (kill(pid, SIGKILL) < 0 || !h_wait_for(&r, "reaped ", 20000))
+    if ((kill(pid, SIGKILL) < 0 && errno != ESRCH) || !h_wait_for(&r, "reaped ", 20000))
         return say(out, "error attacker not reaped: %s\n", r.out), 1;
 
     for (int i = 0; i < 3; i++)
@@ -183,7 +184,8 @@ static int ns_init(int out)
         for (char *q = aud; *q; q++)
             if (*q == '\n')
                 *q = ' ';
-        say(out, "result pid=%d changed=%lu audit=%s\n", (int)pid, changed, aud);
+        say(out, "result pid=%d stalled=%d changed=%lu audit=%s\n", (int)pid, stalled, changed,
+            aud);
     }
     h_run_done(&r);
     unlink(policy);
