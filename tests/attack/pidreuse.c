@@ -3,8 +3,10 @@
  * forks the attacker and reaps it when it dies ("reaped pid=N"). The attacker queues two
  * datagrams and calls recvmmsg (299) with vlen 2 where entry 1's header sits on a page
  * registered with userfaultfd and never populated: a broker reading entry 1 blocks in that
- * fault until the uffd is closed. It prints "ready pid=N uffd=FD addr=0xA len=L" first, so the
- * test can take the uffd (pidfd_getfd), kill this process and give its pid to a victim. */
+ * fault until the uffd is closed ("attack-pidreuse uffd"), or, with "attack-pidreuse fuse FILE",
+ * maps that page from FILE on a FUSE mount that holds every read until the test releases it. It
+ * prints "ready pid=N uffd=FD addr=0xA len=L" first (uffd -1 for fuse), so the test can take the
+ * uffd (pidfd_getfd), kill this process and give its pid to a victim. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
@@ -58,7 +60,7 @@ static int queue_datagrams(int *ret_sock)
     return 0;
 }
 
-static int attacker(void)
+static int attacker(const char *fuse_file)
 {
     struct uffdio_api api = {.api = UFFD_API};
     struct uffdio_register reg;
@@ -79,15 +81,25 @@ static int attacker(void)
     v = (struct mmsghdr *)(base + PAGE - sizeof(struct mmsghdr));
     v[0].msg_hdr = (struct msghdr){
         .msg_name = base + 512, .msg_namelen = 128, .msg_iov = &iov[0], .msg_iovlen = 1};
-    uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-    if (uffd < 0)
-        return fail("userfaultfd");
-    if (ioctl(uffd, UFFDIO_API, &api) < 0)
-        return fail("UFFDIO_API");
-    reg = (struct uffdio_register){.range = {(uintptr_t)base + PAGE, PAGE},
-                                   .mode = UFFDIO_REGISTER_MODE_MISSING};
-    if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0)
-        return fail("UFFDIO_REGISTER");
+    if (fuse_file) {
+        int fd = open(fuse_file, O_RDONLY | O_CLOEXEC);
+
+        uffd = -1;
+        if (fd < 0 || mmap(base + PAGE, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd,
+                           0) == MAP_FAILED)
+            return fail("mapping the FUSE file");
+        close(fd); /* the mapping keeps the file */
+    } else {
+        uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+        if (uffd < 0)
+            return fail("userfaultfd");
+        if (ioctl(uffd, UFFDIO_API, &api) < 0)
+            return fail("UFFDIO_API");
+        reg = (struct uffdio_register){.range = {(uintptr_t)base + PAGE, PAGE},
+                                       .mode = UFFDIO_REGISTER_MODE_MISSING};
+        if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0)
+            return fail("UFFDIO_REGISTER");
+    }
     if (queue_datagrams(&sock) < 0)
         return fail("queueing datagrams");
     printf("ready pid=%d uffd=%d addr=%p len=%lu\n", (int)getpid(), uffd, (void *)base, 2 * PAGE);
@@ -98,17 +110,22 @@ static int attacker(void)
     return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    const char *fuse_file = NULL;
     int status = 0;
     pid_t pid;
 
+    if (argc == 3 && strcmp(argv[1], "fuse") == 0)
+        fuse_file = argv[2];
+    else if (argc != 2 || strcmp(argv[1], "uffd") != 0)
+        return 2;
     setvbuf(stdout, NULL, _IOLBF, 0);
     pid = fork();
     if (pid < 0)
         return fail("fork");
     if (pid == 0)
-        _exit(attacker());
+        _exit(attacker(fuse_file));
     if (waitpid(pid, &status, 0) != pid)
         return fail("waitpid");
     printf("reaped pid=%d status=0x%x\n", (int)pid, (unsigned)status);

@@ -25,6 +25,7 @@
 
 #include "harness.h"
 #include "attack.h"
+#include "fuse-stall.h"
 
 #define ATTACK_CANARY_BYTE 0xa5
 #define EMULATE_ALL "{\"version\":1,\"default\":{\"action\":\"emulate\"}}"
@@ -91,12 +92,13 @@ static int set_ns_last_pid(pid_t pid)
 
 /* pid 1 of the new pid namespace: runs the whole attack and reports one "result ..." or
  * "error ..." line on @out. */
-static int ns_init(int out)
+static int ns_init(int out, bool fuse)
 {
     char *policy = h_temp_file(EMULATE_ALL), *audit = h_temp_file("");
     const char *argv[] = {"mmsgate",     "run", "--policy",          policy, "--audit", audit,
-                          "--audit-all", "--",  ATTACK_PIDREUSE_BIN, NULL};
-    int pipes[3][2], uffd_num = -1, pidfd, uffd;
+                          "--audit-all", "--",  ATTACK_PIDREUSE_BIN, "uffd", NULL,      NULL};
+    int pipes[3][2], uffd_num = -1, pidfd = -1, uffd = -1, e;
+    struct fstall fs;
     unsigned long addr = 0, len = 0, changed = ~0ul;
     struct uffd_msg msg;
     struct h_run r;
@@ -111,20 +113,31 @@ static int ns_init(int out)
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
         mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
         return say(out, "error mounting /proc: %s\n", strerror(errno)), 1;
+    if (fuse) {
+        e = fstall_start(&fs);
+        if (e < 0)
+            return say(out, "error mounting the stalling FUSE file system: %s\n", strerror(-e)), 1;
+        argv[9] = "fuse";
+        argv[10] = fs.file;
+    }
     if (h_start_cli(&r, argv) < 0)
         return say(out, "error starting mmsgate\n"), 1;
     if (!h_wait_for(&r, "ready ", 20000) || !(p = strstr(r.out, "ready ")) ||
         sscanf(p, "ready pid=%d uffd=%d addr=%lx len=%lu", &pid, &uffd_num, &addr, &len) != 4)
         return say(out, "error attacker not ready: %s %s\n", r.out, r.err), 1;
 
-    pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    uffd = pidfd >= 0 ? (int)syscall(SYS_pidfd_getfd, pidfd, uffd_num, 0) : -1;
-    if (uffd < 0)
-        return say(out, "error taking the attacker's uffd: %s\n", strerror(errno)), 1;
-    /* The broker is inside the read of entry 1 once the fault arrives: nothing else touches
-     * that page. A broker reading through /proc/PID/mem is not stalled at all: that access
-     * does not wait for userfaultfd (the kernel fails it with EIO), and the call completes. */
-    {
+    if (fuse) {
+        /* The broker is inside the read of entry 1 once the FUSE READ arrives. */
+        stalled = fstall_wait_stalled(&fs, 5000);
+    } else {
+        pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        uffd = pidfd >= 0 ? (int)syscall(SYS_pidfd_getfd, pidfd, uffd_num, 0) : -1;
+        if (uffd < 0)
+            return say(out, "error taking the attacker's uffd: %s\n", strerror(errno)), 1;
+        /* The broker is inside the read of entry 1 once the fault arrives: nothing else
+         * touches that page. A broker reading through /proc/PID/mem is not stalled at all:
+         * that access does not wait for userfaultfd (the kernel fails it with EIO), and the
+         * call completes. */
         struct pollfd pf = {.fd = uffd, .events = POLLIN};
 
         stalled = poll(&pf, 1, 5000) == 1 && read(uffd, &msg, sizeof(msg)) == sizeof(msg) &&
@@ -143,8 +156,8 @@ static int ns_init(int out)
     v = fork();
     if (v == 0) {
         /* Forked copies would keep the uffd, and so the stall, alive. */
-        close(uffd);
-        close(pidfd);
+        if (uffd >= 0)
+            close(uffd);
         victim(addr, len, pipes[0][1], pipes[1][0], pipes[2][1]);
     }
     if (v != pid) {
@@ -159,8 +172,12 @@ static int ns_init(int out)
     }
 
     /* Release the stall: the broker's read completes (zeros), and it carries on. */
-    close(uffd);
-    close(pidfd);
+    if (fuse)
+        fstall_release(&fs);
+    else
+        close(uffd);
+    if (pidfd >= 0)
+        close(pidfd);
     deadline = attack_now_ms() + 10000;
     while (!audit_has_line(audit) && attack_now_ms() < deadline)
         (void)usleep(10000);
@@ -193,7 +210,7 @@ static int ns_init(int out)
     return 0;
 }
 
-Test(pidreuse, broker_never_writes_into_the_process_that_took_the_callers_pid, .timeout = 120)
+static void expect_victim_untouched(bool fuse)
 {
     char buf[8192] = "";
     size_t len = 0;
@@ -215,7 +232,7 @@ Test(pidreuse, broker_never_writes_into_the_process_that_took_the_callers_pid, .
         }
         init = fork();
         if (init == 0)
-            _exit(ns_init(out[1]));
+            _exit(ns_init(out[1], fuse));
         _exit(init > 0 && waitpid(init, &status, 0) == init && WIFEXITED(status)
                   ? WEXITSTATUS(status)
                   : 1);
@@ -241,4 +258,16 @@ Test(pidreuse, broker_never_writes_into_the_process_that_took_the_callers_pid, .
     /* The victim shares nothing with the caller but the pid: not one byte may change. */
     cr_expect(not(eq(ptr, strstr(buf, " changed=0 "), NULL)),
               "the broker wrote into an unrelated process: %s", buf);
+}
+
+/* The stalled page is a userfaultfd page (as root; also on Linux 6.1). */
+Test(pidreuse, broker_never_writes_into_the_process_that_took_the_callers_pid, .timeout = 120)
+{
+    expect_victim_untouched(false);
+}
+
+/* The stalled page is a FUSE file's page: this stall also holds a read through /proc/PID/mem. */
+Test(pidreuse, same_with_a_fuse_page_that_holds_every_reader, .timeout = 120)
+{
+    expect_victim_untouched(true);
 }
