@@ -5,6 +5,8 @@
  *   stall vlen: the attacker repeats recvmmsg(MSG_DONTWAIT) with vlen 10,000 and 1,024 iovecs
  *               per entry over hundreds of queued datagrams (natively a few ms per call).
  *   stall uffd: the attacker's entry 0 header sits on a userfaultfd page nobody resolves.
+ *   stall fuse: ... on a page of a FUSE file whose reads are never answered (this stall also
+ *               holds a read through /proc/PID/mem, which userfaultfd does not).
  * Prints "result mode=M calls=N p50_us=A p99_us=B max_us=C" (calls < 100 when the victim was
  * still stuck at the deadline; a stuck call counts as taking the whole remaining time). */
 #include <arpa/inet.h>
@@ -12,6 +14,7 @@
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -19,13 +22,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "fuse-stall.h"
 
 #define NR_X86_64_RECVMMSG 299
 #define ATTACK_VLEN 10000
@@ -136,6 +143,50 @@ static void attack_uffd(int ready)
         pause();
 }
 
+static struct fstall fuse_fs;
+static int fuse_ready = -1;
+
+/* Tells the launcher once the broker's read is held by the FUSE server. */
+static void *say_when_stalled(void *arg)
+{
+    (void)arg;
+    if (fstall_wait_stalled(&fuse_fs, -1) && write(fuse_ready, "R", 1) != 1)
+        die("ready");
+    return NULL;
+}
+
+static void attack_fuse(int ready)
+{
+    pthread_t th;
+    void *page;
+    int rx, tx, fd, e;
+
+    socket_pair(&rx, &tx);
+    refill(rx, tx, 1);
+    /* Our own mount namespace: the mount disappears with us. This process is the FUSE server
+     * (a thread); it never keeps a file of its own mount open, which would deadlock its exit. */
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        die("mount namespace");
+    e = fstall_start(&fuse_fs);
+    if (e < 0) {
+        errno = -e;
+        die("FUSE mount");
+    }
+    fd = open(fuse_fs.file, O_RDONLY | O_CLOEXEC);
+    page = fd < 0 ? MAP_FAILED : mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    if (page == MAP_FAILED)
+        die("mapping the FUSE file");
+    close(fd);
+    fuse_ready = ready;
+    if (pthread_create(&th, NULL, say_when_stalled, NULL) != 0)
+        die("pthread_create");
+    (void)syscall(NR_X86_64_RECVMMSG, rx, (struct mmsghdr *)page, 1, MSG_DONTWAIT, NULL);
+    if (write(ready, "R", 1) != 1)
+        die("ready");
+    for (;;)
+        pause();
+}
+
 static int cmp64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -178,7 +229,8 @@ int main(int argc, char **argv)
     pid_t attacker, vic;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (argc != 2 || (strcmp(argv[1], "vlen") && strcmp(argv[1], "uffd")))
+    if (argc != 2 ||
+        (strcmp(argv[1], "vlen") && strcmp(argv[1], "uffd") && strcmp(argv[1], "fuse")))
         return 2;
     if (pipe(ready) < 0 || pipe(lat) < 0)
         die("pipe");
@@ -187,6 +239,8 @@ int main(int argc, char **argv)
         close(ready[0]);
         if (strcmp(argv[1], "vlen") == 0)
             attack_vlen(ready[1]);
+        if (strcmp(argv[1], "fuse") == 0)
+            attack_fuse(ready[1]);
         attack_uffd(ready[1]);
     }
     close(ready[1]);

@@ -4,6 +4,7 @@
  * victim run under the same broker; the victim times 100 of its own calls. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
@@ -49,4 +50,12 @@ Test(stall, huge_vlen_and_iovecs_do_not_delay_another_process, .timeout = 120)
 Test(stall, a_page_that_never_faults_in_does_not_delay_another_process, .timeout = 120)
 {
     expect_victim_unhindered("uffd");
+}
+
+/* A FUSE page holds every reader, a read through /proc/PID/mem included. */
+Test(stall, a_fuse_page_that_never_arrives_does_not_delay_another_process, .timeout = 120)
+{
+    if (access("/dev/fuse", R_OK | W_OK) < 0)
+        attack_skip("no /dev/fuse (fuse module not loaded?)");
+    expect_victim_unhindered("fuse");
 }
