@@ -7,6 +7,7 @@
  *   stall uffd: the attacker's entry 0 header sits on a userfaultfd page nobody resolves.
  *   stall fuse: ... on a page of a FUSE file whose reads are never answered (this stall also
  *               holds a read through /proc/PID/mem, which userfaultfd does not).
+ *   stall fuse-timeout: only the timeout is on that page.
  * Prints "result mode=M calls=N p50_us=A p99_us=B max_us=C" (calls < 100 when the victim was
  * still stuck at the deadline; a stuck call counts as taking the whole remaining time). */
 #include <arpa/inet.h>
@@ -17,6 +18,7 @@
 #include <pthread.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,8 +157,13 @@ static void *say_when_stalled(void *arg)
     return NULL;
 }
 
-static void attack_fuse(int ready)
+/* @timeout_only: the mmsghdr is ordinary memory and only the timeout is on the FUSE page (the
+ * broker reads the timeout before it decides). */
+static void attack_fuse(int ready, bool timeout_only)
 {
+    static char buf[64];
+    static struct iovec iov = {buf, sizeof(buf)};
+    static struct mmsghdr v = {.msg_hdr = {.msg_iov = &iov, .msg_iovlen = 1}};
     pthread_t th;
     void *page;
     int rx, tx, fd, e;
@@ -180,7 +187,10 @@ static void attack_fuse(int ready)
     fuse_ready = ready;
     if (pthread_create(&th, NULL, say_when_stalled, NULL) != 0)
         die("pthread_create");
-    (void)syscall(NR_X86_64_RECVMMSG, rx, (struct mmsghdr *)page, 1, MSG_DONTWAIT, NULL);
+    if (timeout_only)
+        (void)syscall(NR_X86_64_RECVMMSG, rx, &v, 1, MSG_DONTWAIT, page);
+    else
+        (void)syscall(NR_X86_64_RECVMMSG, rx, (struct mmsghdr *)page, 1, MSG_DONTWAIT, NULL);
     if (write(ready, "R", 1) != 1)
         die("ready");
     for (;;)
@@ -229,8 +239,8 @@ int main(int argc, char **argv)
     pid_t attacker, vic;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (argc != 2 ||
-        (strcmp(argv[1], "vlen") && strcmp(argv[1], "uffd") && strcmp(argv[1], "fuse")))
+    if (argc != 2 || (strcmp(argv[1], "vlen") && strcmp(argv[1], "uffd") &&
+                      strcmp(argv[1], "fuse") && strcmp(argv[1], "fuse-timeout")))
         return 2;
     if (pipe(ready) < 0 || pipe(lat) < 0)
         die("pipe");
@@ -239,8 +249,8 @@ int main(int argc, char **argv)
         close(ready[0]);
         if (strcmp(argv[1], "vlen") == 0)
             attack_vlen(ready[1]);
-        if (strcmp(argv[1], "fuse") == 0)
-            attack_fuse(ready[1]);
+        if (strcmp(argv[1], "fuse") == 0 || strcmp(argv[1], "fuse-timeout") == 0)
+            attack_fuse(ready[1], strcmp(argv[1], "fuse-timeout") == 0);
         attack_uffd(ready[1]);
     }
     close(ready[1]);
