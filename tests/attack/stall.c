@@ -8,6 +8,8 @@
  *   stall fuse: ... on a page of a FUSE file whose reads are never answered (this stall also
  *               holds a read through /proc/PID/mem, which userfaultfd does not).
  *   stall fuse-timeout: only the timeout is on that page.
+ *   stall fuse-socketcall (i386 build only): socketcall(SYS_RECVMMSG) whose argument block is
+ *               on that page (the broker reads it before it can decide anything).
  * Prints "result mode=M calls=N p50_us=A p99_us=B max_us=C" (calls < 100 when the victim was
  * still stuck at the deadline; a stuck call counts as taking the whole remaining time). */
 #include <arpa/inet.h>
@@ -36,7 +38,14 @@
 
 #include "fuse-stall.h"
 
-#define NR_X86_64_RECVMMSG 299
+/* x86_64 recvmmsg; i386 recvmmsg_time64 (same timespec layout) and socketcall. */
+#if defined(__x86_64__)
+#define NR_RECVMMSG 299
+#else
+#define NR_RECVMMSG 417
+#define NR_I386_SOCKETCALL 102
+#define SOCKETCALL_SYS_RECVMMSG 19
+#endif
 #define ATTACK_VLEN 10000
 #define ATTACK_IOVS 1024
 #define ATTACK_QUEUED 300
@@ -103,7 +112,7 @@ static void attack_vlen(int ready)
     if (write(ready, "R", 1) != 1)
         die("ready");
     for (;;) {
-        (void)syscall(NR_X86_64_RECVMMSG, rx, v, ATTACK_VLEN, MSG_DONTWAIT, NULL);
+        (void)syscall(NR_RECVMMSG, rx, v, ATTACK_VLEN, MSG_DONTWAIT, NULL);
         refill(rx, tx, ATTACK_QUEUED);
     }
 }
@@ -136,7 +145,7 @@ static void attack_uffd(int ready)
                 pause();
         _exit(1);
     }
-    (void)syscall(NR_X86_64_RECVMMSG, rx, (struct mmsghdr *)page, 1, MSG_DONTWAIT, NULL);
+    (void)syscall(NR_RECVMMSG, rx, (struct mmsghdr *)page, 1, MSG_DONTWAIT, NULL);
     /* Returned: the broker could not be stalled (a /proc/PID/mem read does not wait for
      * userfaultfd); the victim may start all the same. */
     if (write(ready, "R", 1) != 1)
@@ -157,9 +166,9 @@ static void *say_when_stalled(void *arg)
     return NULL;
 }
 
-/* @timeout_only: the mmsghdr is ordinary memory and only the timeout is on the FUSE page (the
- * broker reads the timeout before it decides). */
-static void attack_fuse(int ready, bool timeout_only)
+/* @what: "fuse" (the mmsghdr on the FUSE page), "fuse-timeout" (only the timeout there; the
+ * broker reads it before it decides) or "fuse-socketcall" (the argument block there). */
+static void attack_fuse(int ready, const char *what)
 {
     static char buf[64];
     static struct iovec iov = {buf, sizeof(buf)};
@@ -187,10 +196,17 @@ static void attack_fuse(int ready, bool timeout_only)
     fuse_ready = ready;
     if (pthread_create(&th, NULL, say_when_stalled, NULL) != 0)
         die("pthread_create");
-    if (timeout_only)
-        (void)syscall(NR_X86_64_RECVMMSG, rx, &v, 1, MSG_DONTWAIT, page);
-    else
-        (void)syscall(NR_X86_64_RECVMMSG, rx, (struct mmsghdr *)page, 1, MSG_DONTWAIT, NULL);
+    if (strcmp(what, "fuse-timeout") == 0) {
+        (void)syscall(NR_RECVMMSG, rx, &v, 1, MSG_DONTWAIT, page);
+    } else if (strcmp(what, "fuse-socketcall") == 0) {
+#if defined(__i386__)
+        (void)syscall(NR_I386_SOCKETCALL, SOCKETCALL_SYS_RECVMMSG, page);
+#else
+        die("socketcall is an i386 route");
+#endif
+    } else {
+        (void)syscall(NR_RECVMMSG, rx, (struct mmsghdr *)page, 1, MSG_DONTWAIT, NULL);
+    }
     if (write(ready, "R", 1) != 1)
         die("ready");
     for (;;)
@@ -222,7 +238,7 @@ static void victim(int out)
             die("send");
         v = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov, .msg_iovlen = 1}};
         t0 = now_us();
-        r = syscall(NR_X86_64_RECVMMSG, rx, &v, 1, 0, NULL);
+        r = syscall(NR_RECVMMSG, rx, &v, 1, 0, NULL);
         dt = now_us() - t0;
         if (r != 1)
             die("victim recvmmsg");
@@ -239,8 +255,9 @@ int main(int argc, char **argv)
     pid_t attacker, vic;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (argc != 2 || (strcmp(argv[1], "vlen") && strcmp(argv[1], "uffd") &&
-                      strcmp(argv[1], "fuse") && strcmp(argv[1], "fuse-timeout")))
+    if (argc != 2 ||
+        (strcmp(argv[1], "vlen") && strcmp(argv[1], "uffd") && strcmp(argv[1], "fuse") &&
+         strcmp(argv[1], "fuse-timeout") && strcmp(argv[1], "fuse-socketcall")))
         return 2;
     if (pipe(ready) < 0 || pipe(lat) < 0)
         die("pipe");
@@ -249,8 +266,8 @@ int main(int argc, char **argv)
         close(ready[0]);
         if (strcmp(argv[1], "vlen") == 0)
             attack_vlen(ready[1]);
-        if (strcmp(argv[1], "fuse") == 0 || strcmp(argv[1], "fuse-timeout") == 0)
-            attack_fuse(ready[1], strcmp(argv[1], "fuse-timeout") == 0);
+        if (strncmp(argv[1], "fuse", 4) == 0)
+            attack_fuse(ready[1], argv[1]);
         attack_uffd(ready[1]);
     }
     close(ready[1]);
