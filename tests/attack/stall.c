@@ -11,7 +11,9 @@
  *   stall fuse-socketcall (i386 build only): socketcall(SYS_RECVMMSG) whose argument block is
  *               on that page (the broker reads it before it can decide anything).
  * Prints "result mode=M calls=N p50_us=A p99_us=B max_us=C" (calls < 100 when the victim was
- * still stuck at the deadline; a stuck call counts as taking the whole remaining time). */
+ * still stuck at the deadline; a stuck call counts as taking the whole remaining time).
+ * The fuse modes are for runs under mmsgate only: natively the attacker would fault on its own
+ * FUSE page, which its own (then dead) server thread never answers, and never exit. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
