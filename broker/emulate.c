@@ -118,35 +118,47 @@ static int wait_readable(struct remote *r, const struct emu_scratch *s, int sock
     }
 }
 
+/* Nanoseconds on CLOCK_MONOTONIC, wide enough for a deadline of TIME64_MAX seconds. */
+typedef __int128 wide_ns;
+
+#define TIME64_MAX_ INT64_MAX
+
+/* kernel/time/time.c timespec64_add_safe(): @a + @sec.@nsec, or {TIME64_MAX, 0} when the sum
+ * would overflow, so a timeout of {TIME_MAX, 999999999} never wraps into the past. */
+static wide_ns add_safe(uint64_t a_ns, int64_t sec, int64_t nsec)
+{
+    int64_t a_sec = (int64_t)(a_ns / 1000000000u);
+
+    if (sec > TIME64_MAX_ - a_sec - 1)
+        return (wide_ns)TIME64_MAX_ * 1000000000;
+    return (wide_ns)a_ns + (wide_ns)sec * 1000000000 + nsec;
+}
+
+/* The time left until @end_ns, never negative. */
+static wide_ns left_ns(wide_ns end_ns)
+{
+    wide_ns now = emu_now_ns();
+
+    return now < end_ns ? end_ns - now : 0;
+}
+
 /* The caller's remaining timeout as a timespec in @buf, or NULL when it has none. */
-static const struct timespec *remaining(const struct emu_call *c, uint64_t end_ns,
+static const struct timespec *remaining(const struct emu_call *c, wide_ns end_ns,
                                         struct timespec *buf)
 {
-    uint64_t now = emu_now_ns(), left = now < end_ns ? end_ns - now : 0;
+    wide_ns left = left_ns(end_ns);
 
     if (!c->timeout)
         return NULL;
-    *buf = (struct timespec){(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
+    *buf = (struct timespec){(time_t)(left / 1000000000), (long)(left % 1000000000)};
     return buf;
-}
-
-/* @a + @b nanoseconds, saturating: a timeout of {TIME_MAX, 999999999} never wraps into the
- * past (the kernel's timespec64_add_safe() saturates the same way). */
-static uint64_t add_ns(uint64_t a, int64_t sec, int64_t nsec)
-{
-    uint64_t d;
-
-    if (sec < 0 || (uint64_t)sec > (UINT64_MAX - 1000000000u) / 1000000000u)
-        return UINT64_MAX;
-    d = (uint64_t)sec * 1000000000u + (uint64_t)nsec;
-    return d > UINT64_MAX - a ? UINT64_MAX : a + d;
 }
 
 /* What one call needs to know of its socket and its deadlines, fixed before entry 0. */
 struct emu_run {
     int sockfd; /* our duplicate of the caller's fd */
     uint32_t flags, vlen;
-    uint64_t end_ns; /* the caller's timeout, 0: none */
+    wide_ns end_ns;  /* the caller's timeout; meaningless without one */
     uint64_t cap_ns; /* the policy's cap, 0: none */
     struct timeval rcvtimeo;
     bool nonblock, has_rcvtimeo, peek_ok;
@@ -170,10 +182,9 @@ static int prepare(const struct emu_call *c, int sockfd, const struct emu_caps *
     if (caps->vlen_cap && run->vlen > caps->vlen_cap)
         run->vlen = caps->vlen_cap;
     if (c->timeout)
-        run->end_ns = add_ns(start_ns, c->timeout_ts.tv_sec, c->timeout_ts.tv_nsec);
+        run->end_ns = add_safe(start_ns, c->timeout_ts.tv_sec, c->timeout_ts.tv_nsec);
     if (caps->timeout_cap_ms >= 0)
-        run->cap_ns =
-            add_ns(start_ns, caps->timeout_cap_ms / 1000, (caps->timeout_cap_ms % 1000) * 1000000);
+        run->cap_ns = start_ns + (uint64_t)caps->timeout_cap_ms * 1000000u;
     fl = fcntl(sockfd, F_GETFL);
     if (fl < 0)
         return -errno;
@@ -347,7 +358,7 @@ int64_t emu_recvmmsg(struct remote *r, const struct emu_call *c, int sockfd,
                      struct emu_scratch *s)
 {
     struct emu_run run;
-    uint64_t rem_ns = 0;
+    wide_ns rem_ns = 0;
     int64_t datagrams = 0;
     int err;
 
@@ -395,9 +406,7 @@ int64_t emu_recvmmsg(struct remote *r, const struct emu_call *c, int sockfd,
         if (run.flags & MSG_WAITFORONE)
             run.nonblock = true;
         if (c->timeout) {
-            uint64_t now = emu_now_ns();
-
-            rem_ns = now < run.end_ns ? run.end_ns - now : 0;
+            rem_ns = left_ns(run.end_ns);
             if (rem_ns == 0)
                 break;
         }
@@ -412,7 +421,8 @@ int64_t emu_recvmmsg(struct remote *r, const struct emu_call *c, int sockfd,
         return err;
     /* An error after entry 0 is not returned (rule 14). A decoding error of a later entry was
      * stored on the socket by mirror_recv(); see docs/emulation.md for the rest. */
-    if (c->timeout && uabi_write_timeout(r, c, rem_ns) < 0)
+    if (c->timeout && uabi_write_timeout(r, c, (int64_t)(rem_ns / 1000000000),
+                                         (int64_t)(rem_ns % 1000000000)) < 0)
         return -EFAULT;
     return datagrams;
 }

@@ -128,6 +128,9 @@ static bool decode(struct mmsg_broker *b, struct job *j)
     j->decoded = true;
     if (!decode_registers(&j->data, &j->call))
         return false;
+    /* A served route: until the policy decides, a failure is the broker's, not the route's. */
+    j->decision.rule_name = "broker-error";
+    j->decision.errno_value = EPERM;
     j->rec.sys = j->call.sys;
     if (j->call.sys != MMSG_SYS_SOCKETCALL) {
         j->rec.args_known = true;
@@ -218,7 +221,17 @@ fail:
     }
     if (ratelimit_below(&notify_rl))
         log_warning_errno(err, "handling notification from %d", (int)j->tid);
-    ret = -EPERM;
+    /* Say what happened, not the route's default: a transient shortage is EAGAIN. */
+    j->decision.action = MMSG_ACTION_DENY;
+    j->decision.audit = true;
+    if (err == -EMFILE || err == -ENFILE || err == -ENOMEM) {
+        j->decision.rule_name = "broker-out-of-fds";
+        ret = -EAGAIN;
+    } else {
+        j->decision.rule_name = err == -ESRCH ? "caller-not-visible" : "broker-error";
+        ret = -EPERM;
+    }
+    j->decision.errno_value = (int)-ret;
 respond:
     if (audited(b, j))
         inputs_identity(b, j);
@@ -232,5 +245,10 @@ hand_off:
     if (err >= 0)
         return; /* a worker continues this line, answers and releases */
     ret = -EAGAIN;
+    j->decision = (struct mmsg_decision){.action = MMSG_ACTION_DENY,
+                                         .errno_value = EAGAIN,
+                                         .rule_name = "broker-busy",
+                                         .rule_index = -1,
+                                         .audit = true};
     goto respond;
 }

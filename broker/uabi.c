@@ -225,10 +225,8 @@ fault:
     return -EFAULT;
 }
 
-int uabi_write_timeout(struct remote *r, const struct emu_call *c, uint64_t rem_ns)
+int uabi_write_timeout(struct remote *r, const struct emu_call *c, int64_t sec, int64_t nsec)
 {
-    int64_t sec = (int64_t)(rem_ns / 1000000000u), nsec = (int64_t)(rem_ns % 1000000000u);
-
     /* kernel/time/time.c put_old_timespec32(): seconds truncated to 32 bits. */
     if (c->sys == MMSG_SYS_RECVMMSG_TIME32 || c->sys == MMSG_SYS_SOCKETCALL) {
         struct old_timespec32 t = {(int32_t)sec, (int32_t)nsec};

@@ -39,6 +39,6 @@ int uabi_deliver(struct remote *r, const struct emu_call *c, const struct uabi_e
                  const struct iovec *riov, struct msghdr *nm, ssize_t n, struct cmsg_out *co);
 
 /* Write the remaining timeout back (kernel/time/time.c put_timespec64()/put_old_timespec32()). */
-int uabi_write_timeout(struct remote *r, const struct emu_call *c, uint64_t rem_ns);
+int uabi_write_timeout(struct remote *r, const struct emu_call *c, int64_t sec, int64_t nsec);
 
 #endif
