@@ -52,6 +52,7 @@ struct job {
     struct mmsg_call mcall; /* what the policy sees */
     bool decoded, decided;
     bool not_enforced; /* complain mode: the decision is audited, the call proceeds */
+    bool may_wait;     /* false: run inline, a call that would wait goes to the pool */
     int sockfd;        /* our duplicate, or -errno */
     struct mmsg_decision decision;
     struct emu_caps caps;
@@ -64,6 +65,30 @@ struct job {
 
 struct pool;
 struct agent;
+
+/* inline.c: the loop role and its watchdog. Under lock. */
+struct inline_state {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;     /* the watchdog, idle */
+    pthread_cond_t finished; /* serving ended */
+    unsigned gen;            /* incarnation of the loop role */
+    bool active;             /* a call runs inline on the loop thread */
+    uint64_t start_ns;       /* since when */
+    uint64_t last_ns;        /* the last inline call's start */
+    pid_t tid;               /* its caller */
+    pid_t loop_tid;          /* the thread running it */
+    unsigned n_demoted;      /* threads that lost the role and still finish their call */
+    bool watchdog_idle, done;
+};
+
+/* What serving keeps between loop incarnations (loop.c). */
+struct serve_state {
+    int sigfd;
+    pid_t child;
+    bool child_done, terminated;
+    int child_status;
+    int result;
+};
 
 struct mmsg_broker {
     struct policy_store *store; /* borrowed (options), or owned when own_store */
@@ -90,6 +115,8 @@ struct mmsg_broker {
     struct pool *pool;
     volatile bool stopping; /* read by emulations waiting for data */
     bool handed_over;       /* the agent gave every listener to a newer agent */
+    struct inline_state in;
+    struct serve_state serve;
 };
 
 #define MAX_JOBS 4096
@@ -122,10 +149,29 @@ void inputs_identity(struct mmsg_broker *b, struct job *j);
 int64_t enforce_decision(struct mmsg_broker *b, struct job *j, struct emu_scratch *s,
                          const char **ret_enforcement);
 
+/* loop.c: the event loop, run by whichever thread holds the loop role. */
+void loop_run(struct mmsg_broker *b);
+
+/* inline.c */
+void inline_init(struct inline_state *in);
+/* Run @j on this loop thread within the budget. Return: false when it may not (then the pool
+ * takes it); true when it ran (answered, or handed to the pool from within). */
+bool inline_run(struct mmsg_broker *b, struct job *j);
+/* Whether this thread lost the loop role while running a call inline. */
+bool inline_demoted(void);
+/* Start the watchdog and the first loop thread; return when serving ends. */
+int inline_serve(struct mmsg_broker *b);
+/* Whether a thread that lost the loop role is still finishing its call. */
+bool inline_busy(struct mmsg_broker *b);
+
 /* pool.c: workers shared fairly per process. */
 int pool_new(struct mmsg_broker *b, unsigned max_workers, struct pool **ret);
 /* Queue @j for its process; never blocks. Return: 0; -EAGAIN (nobody can take it). */
 int pool_submit(struct pool *p, struct job *j);
+/* Whether @tid's process may have calls run inline (it never stalled the loop). */
+bool pool_inline_ok(struct pool *p, pid_t tid);
+/* @tid's process stalled the loop: its calls go to its share of workers from now on. */
+void pool_mark_staller(struct pool *p, pid_t tid);
 /* Answer every queued call fail-closed, end waits, join the workers. */
 struct pool *pool_free(struct pool *p);
 

@@ -301,6 +301,7 @@ int mmsg_broker_new(const struct mmsg_broker_options *opts, struct mmsg_broker *
         return -ENOMEM;
     b->epfd = -1;
     pthread_mutex_init(&b->lock, NULL);
+    inline_init(&b->in);
     b->audit_all = opts->audit_all;
     raise_nofile();
 
@@ -363,6 +364,17 @@ struct mmsg_broker *mmsg_broker_free(struct mmsg_broker *b)
         return NULL;
     /* Waiting emulations notice within one signal-poll slice; queued calls are answered. */
     b->stopping = true;
+    /* A thread that lost the loop role while stuck in a call (inline.c) gets the same second;
+     * if it is still stuck, the listeners are closed (its call fails with ENOSYS) and the
+     * broker is left allocated for it: the process is about to exit. */
+    for (int i = 0; i < 100 && inline_busy(b); i++)
+        (void)usleep(10000);
+    if (inline_busy(b)) {
+        for (unsigned i = 0; i < b->n_alloc; i++)
+            if (b->listeners[i]->fd >= 0)
+                (void)close(b->listeners[i]->fd);
+        return NULL;
+    }
     b->pool = pool_free(b->pool);
     /* Closing a listener completes its pending calls with ENOSYS (kernel/seccomp.c
      * seccomp_notify_detach()): nothing is left waiting on us. */
@@ -482,18 +494,55 @@ static void drain(struct mmsg_broker *b)
     }
 }
 
+void loop_run(struct mmsg_broker *b)
+{
+    struct serve_state *st = &b->serve;
+
+    /* run: until the child is reaped and every filtered task has exited (listener hung up);
+     * agent: until INT or TERM; serve: until the listener hangs up, or INT or TERM. */
+    while (!st->terminated && (st->child > 0 ? (!st->child_done || b->n_listeners > 0)
+                                             : (b->agent || b->n_listeners > 0))) {
+        struct epoll_event evs[64];
+        int n;
+
+        n = epoll_wait(b->epfd, evs, (int)ELEMENTSOF(evs), -1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            st->result = log_error_errno(-errno, "epoll_wait");
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.ptr == &tag_signals) {
+                st->terminated |= on_signals(b, st->sigfd, st->child, st->child_done);
+                if (st->child > 0)
+                    reap(st->child, &st->child_done, &st->child_status);
+            } else if (evs[i].data.ptr == &tag_agent) {
+                on_agent(b);
+            } else {
+                dispatch(b, &evs[i]);
+            }
+            /* A call ran over its budget here and a fresh thread has the loop now: the rest
+             * of this batch is reported to it again (every source is level-triggered). */
+            if (inline_demoted())
+                return;
+        }
+    }
+}
+
 int mmsg_broker_serve(struct mmsg_broker *b, pid_t child, int *ret_status)
 {
     struct epoll_event sev = {.events = EPOLLIN, .data.ptr = &tag_signals};
-    int sigfd = -1, r = 0, child_status = 0;
-    bool child_done = child <= 0, terminated = false;
+    struct serve_state *st = &b->serve;
     sigset_t set;
+    int r = 0;
 
+    *st = (struct serve_state){.sigfd = -1, .child = child, .child_done = child <= 0};
     served_signals(&set);
-    sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sigfd < 0)
+    st->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (st->sigfd < 0)
         return log_error_errno(-errno, "signalfd");
-    if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, sigfd, &sev) < 0) {
+    if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, st->sigfd, &sev) < 0) {
         r = log_error_errno(-errno, "epoll_ctl");
         goto out;
     }
@@ -503,40 +552,19 @@ int mmsg_broker_serve(struct mmsg_broker *b, pid_t child, int *ret_status)
         goto out;
     /* The child may already be gone. */
     if (child > 0)
-        reap(child, &child_done, &child_status);
-
-    /* run: until the child is reaped and every filtered task has exited (listener hung up);
-     * agent: until INT or TERM; serve: until the listener hangs up, or INT or TERM. */
-    while (!terminated &&
-           (child > 0 ? (!child_done || b->n_listeners > 0) : (b->agent || b->n_listeners > 0))) {
-        struct epoll_event evs[64];
-        int n;
-
-        n = epoll_wait(b->epfd, evs, (int)ELEMENTSOF(evs), -1);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            r = log_error_errno(-errno, "epoll_wait");
-            goto out;
-        }
-        for (int i = 0; i < n; i++) {
-            if (evs[i].data.ptr == &tag_signals) {
-                terminated |= on_signals(b, sigfd, child, child_done);
-                if (child > 0)
-                    reap(child, &child_done, &child_status);
-            } else if (evs[i].data.ptr == &tag_agent) {
-                on_agent(b);
-            } else {
-                dispatch(b, &evs[i]);
-            }
-        }
-    }
+        reap(child, &st->child_done, &st->child_status);
+    /* The loop runs on a thread of its own, handed on when a call overruns (inline.c). */
+    r = inline_serve(b);
+    if (r < 0)
+        goto out;
+    r = st->result;
     if (b->handed_over)
         drain(b);
     if (ret_status)
-        *ret_status = child_status;
+        *ret_status = st->child_status;
 out:
-    (void)epoll_ctl(b->epfd, EPOLL_CTL_DEL, sigfd, NULL); /* closing removes it anyway */
-    (void)close(sigfd);
+    (void)epoll_ctl(b->epfd, EPOLL_CTL_DEL, st->sigfd, NULL); /* closing removes it anyway */
+    (void)close(st->sigfd);
+    st->sigfd = -1;
     return r;
 }

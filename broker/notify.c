@@ -209,6 +209,8 @@ void notify_handle(struct mmsg_broker *b, struct job *j, struct emu_scratch *s)
     if (audited(b, j))
         inputs_identity(b, j);
     ret = enforce_decision(b, j, s, &enforcement);
+    if (ret == -EMU_WOULD_WAIT)
+        goto hand_off; /* inline, it would have to wait: nothing was taken, a worker waits */
     goto answer;
 
 fail:
@@ -241,6 +243,11 @@ answer:
     return;
 
 hand_off:
+    /* On the loop thread: carry it out right here within the budget (inline.c), else a
+     * worker of the caller's process share. */
+    if (!s && inline_run(b, j))
+        return;
+    j->may_wait = true;
     err = pool_submit(b->pool, j);
     if (err >= 0)
         return; /* a worker continues this line, answers and releases */

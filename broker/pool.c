@@ -53,10 +53,12 @@ struct pool {
     unsigned n_queued; /* calls waiting for a worker, every process */
     bool stopping, watcher_started;
     pthread_t watcher;
-    /* tid -> tgid, for the fairness key only (a stale entry only misattributes a share). */
-    struct {
-        pid_t tid, tgid;
-    } tgids[4096];
+    /* tid -> tgid (tid << 32 | tgid, read and written whole), for the fairness key only: a
+     * stale entry only misattributes a share. */
+    uint64_t tgids[4096];
+    /* Processes that stalled the loop (inline.c), under lock. */
+    pid_t stallers[64];
+    unsigned n_stallers, next_staller;
 };
 
 static unsigned hash_tgid(pid_t tgid)
@@ -67,16 +69,41 @@ static unsigned hash_tgid(pid_t tgid)
 static pid_t tgid_cached(struct pool *p, pid_t tid)
 {
     unsigned i = (unsigned)tid % ELEMENTSOF(p->tgids);
+    uint64_t e = __atomic_load_n(&p->tgids[i], __ATOMIC_RELAXED);
     pid_t tgid;
 
-    if (p->tgids[i].tid == tid && tid > 0)
-        return p->tgids[i].tgid;
+    if (tid > 0 && (pid_t)(e >> 32) == tid)
+        return (pid_t)(uint32_t)e;
     tgid = tid > 0 ? remote_tgid_of(tid) : 0;
     if (tgid <= 0)
         tgid = tid; /* gone or unreadable: its own queue; the worker finds out */
-    p->tgids[i].tid = tid;
-    p->tgids[i].tgid = tgid;
+    __atomic_store_n(&p->tgids[i], (uint64_t)(uint32_t)tid << 32 | (uint32_t)tgid,
+                     __ATOMIC_RELAXED);
     return tgid;
+}
+
+bool pool_inline_ok(struct pool *p, pid_t tid)
+{
+    pid_t tgid = tgid_cached(p, tid);
+    bool ok = true;
+
+    pthread_mutex_lock(&p->lock);
+    for (unsigned i = 0; i < p->n_stallers && ok; i++)
+        ok = p->stallers[i] != tgid;
+    pthread_mutex_unlock(&p->lock);
+    return ok;
+}
+
+void pool_mark_staller(struct pool *p, pid_t tid)
+{
+    pid_t tgid = tgid_cached(p, tid);
+
+    pthread_mutex_lock(&p->lock);
+    /* The oldest is forgotten first: a pid is reused eventually. */
+    p->stallers[p->next_staller++ % ELEMENTSOF(p->stallers)] = tgid;
+    if (p->n_stallers < ELEMENTSOF(p->stallers))
+        p->n_stallers++;
+    pthread_mutex_unlock(&p->lock);
 }
 
 static struct proc_queue *pq_get(struct pool *p, pid_t tgid)

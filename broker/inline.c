@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Calls run on the loop thread itself, within a time budget. Handing every call that needs its
+ * caller to a worker costs a thread wake-up (and a cross-CPU one when the worker sleeps on the
+ * other CPU: 60-115 us here), so the thread that received a call carries it out, as long as
+ * that takes at most INLINE_BUDGET_MS. A caller can make any access to its memory stall (a page
+ * behind userfaultfd or its own FUSE mount): the watchdog then gives the loop role to a fresh
+ * thread, so the other callers wait at most the budget, and the stalled thread finishes its one
+ * call and exits. A process that stalled the loop once has its calls go to the pool from then
+ * on (its own share of workers), and at most MAX_DEMOTED stalled threads exist at a time. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "core.h"
+
+#define LOG_COMPONENT "inline"
+#include "log.h"
+
+#define INLINE_BUDGET_MS 2
+/* A call that keeps a CPU busy (a huge vlen, thousands of iovecs) rather than sleeping gets a
+ * little longer: on a loaded machine a normal call can be preempted for a while. */
+#define INLINE_BUDGET_RUNNING_MS 10
+#define WATCH_INTERVAL_US 1000
+/* The watchdog only ticks while calls run inline; after this long without one it sleeps. */
+#define WATCH_IDLE_NS (200 * 1000000ull)
+#define MAX_DEMOTED 16
+
+/* The loop thread's own state: its scratch buffers and its incarnation. */
+static __thread struct emu_scratch *tl_scratch;
+static __thread unsigned tl_gen;
+static __thread bool tl_demoted;
+
+bool inline_demoted(void)
+{
+    return tl_demoted;
+}
+
+bool inline_run(struct mmsg_broker *b, struct job *j)
+{
+    struct inline_state *in = &b->in;
+    bool demoted;
+
+    if (!tl_scratch || !pool_inline_ok(b->pool, j->tid))
+        return false;
+    pthread_mutex_lock(&in->lock);
+    if (in->n_demoted >= MAX_DEMOTED) {
+        pthread_mutex_unlock(&in->lock);
+        return false;
+    }
+    in->active = true;
+    in->start_ns = emu_now_ns();
+    in->last_ns = in->start_ns;
+    in->tid = j->tid;
+    in->loop_tid = gettid();
+    if (in->watchdog_idle)
+        pthread_cond_signal(&in->wake);
+    pthread_mutex_unlock(&in->lock);
+
+    j->may_wait = false; /* a call that must wait goes to the pool, having taken nothing */
+    notify_handle(b, j, tl_scratch);
+
+    pthread_mutex_lock(&in->lock);
+    demoted = tl_gen != in->gen;
+    if (!demoted)
+        in->active = false;
+    else
+        in->n_demoted--; /* this thread is done with the call it was stuck in */
+    pthread_mutex_unlock(&in->lock);
+    tl_demoted = demoted;
+    return true;
+}
+
+static void *loop_thread(void *arg)
+{
+    struct mmsg_broker *b = arg;
+    struct emu_scratch *s = calloc(1, sizeof(*s));
+    struct inline_state *in = &b->in;
+
+    if (s && emu_scratch_init(s) >= 0) {
+        s->stop = &b->stopping;
+        tl_scratch = s;
+    }
+    pthread_mutex_lock(&in->lock);
+    tl_gen = in->gen;
+    pthread_mutex_unlock(&in->lock);
+
+    loop_run(b); /* returns when serving ends, or when this thread lost the role */
+
+    if (!tl_demoted) {
+        pthread_mutex_lock(&in->lock);
+        in->done = true;
+        pthread_cond_broadcast(&in->wake);
+        pthread_cond_broadcast(&in->finished);
+        pthread_mutex_unlock(&in->lock);
+    }
+    if (tl_scratch) {
+        emu_scratch_done(tl_scratch);
+        tl_scratch = NULL;
+    }
+    free(s);
+    return NULL;
+}
+
+static int start_loop_thread(struct mmsg_broker *b)
+{
+    pthread_attr_t attr;
+    pthread_t t;
+    int r;
+
+    (void)pthread_attr_init(&attr);
+    (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    r = -pthread_create(&t, &attr, loop_thread, b);
+    (void)pthread_attr_destroy(&attr);
+    return r;
+}
+
+/* Whether thread @tid of this process sleeps (in a page fault its caller holds up, say) rather
+ * than runs or waits for a CPU: a loaded machine makes a call slow without it being stuck, and
+ * only a stuck one is worth a new thread. */
+static bool blocked(pid_t tid)
+{
+    char path[64], buf[256], *paren;
+    ssize_t n;
+    int fd;
+
+    (void)snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    n = read(fd, buf, sizeof(buf) - 1);
+    (void)close(fd); /* read-only */
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    /* "tid (comm) S ...": the comm may hold anything, the state follows its last ')'. */
+    paren = strrchr(buf, ')');
+    return paren && paren[1] == ' ' && (paren[2] == 'S' || paren[2] == 'D');
+}
+
+static void *watchdog_main(void *arg)
+{
+    struct mmsg_broker *b = arg;
+    struct inline_state *in = &b->in;
+
+    pthread_mutex_lock(&in->lock);
+    while (!in->done) {
+        uint64_t now = emu_now_ns();
+
+        if (in->active && now - in->start_ns >= INLINE_BUDGET_MS * 1000000ull &&
+            (now - in->start_ns >= INLINE_BUDGET_RUNNING_MS * 1000000ull ||
+             blocked(in->loop_tid)) &&
+            start_loop_thread(b) >= 0) {
+            /* The stuck thread keeps its call; a fresh one takes the loop. */
+            log_warning("a call from %d ran over %d ms on the loop; serving it apart", (int)in->tid,
+                        INLINE_BUDGET_MS);
+            pool_mark_staller(b->pool, in->tid);
+            in->gen++;
+            in->active = false;
+            in->n_demoted++;
+        }
+        if (!in->active && now - in->last_ns > WATCH_IDLE_NS) {
+            in->watchdog_idle = true;
+            pthread_cond_wait(&in->wake, &in->lock);
+            in->watchdog_idle = false;
+            continue;
+        }
+        pthread_mutex_unlock(&in->lock);
+        (void)usleep(WATCH_INTERVAL_US);
+        pthread_mutex_lock(&in->lock);
+    }
+    pthread_mutex_unlock(&in->lock);
+    return NULL;
+}
+
+int inline_serve(struct mmsg_broker *b)
+{
+    struct inline_state *in = &b->in;
+    pthread_t watchdog;
+    int r;
+
+    r = -pthread_create(&watchdog, NULL, watchdog_main, b);
+    if (r < 0)
+        return r;
+    r = start_loop_thread(b);
+    pthread_mutex_lock(&in->lock);
+    if (r < 0) {
+        in->done = true;
+        pthread_cond_broadcast(&in->wake);
+    }
+    while (!in->done)
+        pthread_cond_wait(&in->finished, &in->lock);
+    pthread_mutex_unlock(&in->lock);
+    (void)pthread_join(watchdog, NULL);
+    return r;
+}
+
+void inline_init(struct inline_state *in)
+{
+    *in = (struct inline_state){0};
+    pthread_mutex_init(&in->lock, NULL);
+    pthread_cond_init(&in->wake, NULL);
+    pthread_cond_init(&in->finished, NULL);
+}
+
+bool inline_busy(struct mmsg_broker *b)
+{
+    bool busy;
+
+    pthread_mutex_lock(&b->in.lock);
+    busy = b->in.n_demoted > 0;
+    pthread_mutex_unlock(&b->in.lock);
+    return busy;
+}
