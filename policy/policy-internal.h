@@ -67,6 +67,7 @@ struct policy_rule {
     enum mmsg_action action;
     int errno_value;
     bool audit;
+    bool audit_if_capped; /* "audit": "capped" (emulate with a timeout cap only) */
     int64_t timeout_cap_ms; /* -1: none */
     uint32_t vlen_cap;      /* 0: none */
     uint32_t clear_flags;
