@@ -6,6 +6,7 @@
  * is loaded with a raw seccomp() because libseccomp 2.5.4 cannot request
  * SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV. tests/integration checks every route live. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <linux/audit.h>
 #include <linux/seccomp.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include "filter.h"
 #include "internal/macros.h"
@@ -520,6 +522,33 @@ int filter_print(const struct mmsg_policy *policy, bool audit_all, FILE *f)
         fprintf(f, "%s%s\n", e->note[i][0] ? "  ; " : "", e->note[i]);
     }
     return ferror(f) ? -EIO : 0;
+}
+
+int filter_write_bpf(const struct mmsg_policy *policy, bool audit_all, const char *path)
+{
+    struct filter_prog prog = {0};
+    cleanup_close int fd = -1;
+    size_t len;
+    ssize_t n;
+    int r;
+
+    r = filter_build(policy, audit_all, &prog);
+    if (r < 0)
+        return r;
+    len = prog.fprog.len * sizeof(struct sock_filter);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        r = -errno;
+        goto out;
+    }
+    n = write(fd, prog.fprog.filter, len);
+    if (n < 0)
+        r = -errno;
+    else if ((size_t)n != len)
+        r = -EIO;
+out:
+    filter_done(&prog);
+    return r;
 }
 
 int filter_install(const struct filter_prog *prog)

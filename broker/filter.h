@@ -26,6 +26,10 @@ void filter_done(struct filter_prog *prog);
  * instruction with a comment. Return: 0; -ENOMEM; -EIO. */
 int filter_print(const struct mmsg_policy *policy, bool audit_all, FILE *f);
 
+/* Write the same filter's raw instructions (struct sock_filter[]) to a new file @path (mode
+ * 0644, replaced if it exists). Return: 0; -ENOMEM; -errno. */
+int filter_write_bpf(const struct mmsg_policy *policy, bool audit_all, const char *path);
+
 /* In the child: PR_SET_NO_NEW_PRIVS, then load @prog with NEW_LISTENER|WAIT_KILLABLE_RECV.
  * Async-signal-safe. Return: the listener fd; -errno. */
 int filter_install(const struct filter_prog *prog);

@@ -188,11 +188,12 @@ static void print_rule_placement(const struct mmsg_policy *p)
     mmsg_kprog_free(prog);
 }
 
-/* mmsgate filter [--policy FILE] [--audit-all] */
+/* mmsgate filter [--policy FILE] [--audit-all] [--bpf OUTFILE]: the raw BPF is for tests
+ * (tests/programs/probe-recvmmsg.c loads it) and other loaders. */
 static int cmd_filter(int argc, char **argv)
 {
     struct mmsg_policy *policy = NULL;
-    const char *path = NULL;
+    const char *path = NULL, *bpf_path = NULL;
     bool audit_all = false;
     int r;
 
@@ -201,14 +202,20 @@ static int cmd_filter(int argc, char **argv)
             path = argv[++i];
         } else if (strcmp(argv[i], "--audit-all") == 0) {
             audit_all = true;
+        } else if (strcmp(argv[i], "--bpf") == 0 && i + 1 < argc) {
+            bpf_path = argv[++i];
         } else {
-            fprintf(stderr, "Usage: mmsgate filter [--policy FILE] [--audit-all]\n");
+            fprintf(stderr,
+                    "Usage: mmsgate filter [--policy FILE] [--audit-all] [--bpf OUTFILE]\n");
             return 2;
         }
     }
     if (load_policy(path, &policy) < 0)
         return EXIT_BROKER;
-    r = filter_print(policy, audit_all, stdout);
+    if (bpf_path)
+        r = filter_write_bpf(policy, audit_all, bpf_path);
+    else
+        r = filter_print(policy, audit_all, stdout);
     mmsg_policy_free(policy);
     if (r < 0) {
         log_error_errno(r, "printing the filter");
