@@ -60,9 +60,10 @@ enum label {
 struct emitter {
     const struct mmsg_kprog *prog; /* NULL: every route notifies */
     bool long_jumps;
-    bool final;    /* second pass: positions are known */
-    bool bad_jump; /* a jump that does not go forward within reach: refuse the program */
-    size_t n;      /* instructions emitted so far (counted even past the array) */
+    bool final;      /* second pass: positions are known */
+    bool notify_all; /* assembled without a tree: every call of the family is notified */
+    bool bad_jump;   /* a jump that does not go forward within reach: refuse the program */
+    size_t n;        /* instructions emitted so far (counted even past the array) */
     uint32_t label[L_MAX_];
     uint32_t *node_pc; /* per tree node */
     struct sock_filter insn[BPF_MAXINSNS];
@@ -368,6 +369,7 @@ static int build(const struct mmsg_policy *policy, bool audit_all, bool notes,
         assemble(e);
     }
     if (!policy || e->n > BPF_MAXINSNS || e->bad_jump) {
+        e->notify_all = true;
         e->prog = NULL;
         e->bad_jump = false;
         assemble(e);
@@ -394,6 +396,7 @@ int filter_build(const struct mmsg_policy *policy, bool audit_all, struct filter
     memcpy(insns, e->insn, e->n * sizeof(*insns));
     ret->fprog.len = (unsigned short)e->n;
     ret->fprog.filter = insns;
+    ret->notify_all = e->notify_all;
     return 0;
 }
 
@@ -494,8 +497,10 @@ int filter_print(const struct mmsg_policy *policy, bool audit_all, FILE *f)
     r = build(policy, audit_all, true, &e);
     if (r < 0)
         return r;
-    fprintf(f, "# mmsgate seccomp filter: %zu BPF instructions%s\n", e->n,
-            e->long_jumps ? " (long jumps)" : "");
+    fprintf(f, "# mmsgate seccomp filter: %zu BPF instructions%s%s\n", e->n,
+            e->long_jumps ? " (long jumps)" : "",
+            e->notify_all && policy ? "; the policy's tree did not fit: every call is notified"
+                                    : "");
     if (policy) {
         r = mmsg_policy_compile(policy, audit_all ? MMSG_COMPILE_AUDIT_ALL : 0, &prog);
         if (r < 0)

@@ -12,6 +12,7 @@
 
 struct filter_prog {
     struct sock_fprog fprog; /* owns fprog.filter */
+    bool notify_all;         /* no policy, or its tree did not fit: every call is notified */
 };
 
 /* Build the filter for @policy into @ret (done before fork(), so the child only has to load

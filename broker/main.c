@@ -137,12 +137,24 @@ static int load_policy(const char *path, struct mmsg_policy **ret)
 static void print_rule_placement(const struct mmsg_policy *p)
 {
     struct mmsg_kprog *prog = NULL;
+    struct filter_prog bpf = {0};
     size_t n_rules = mmsg_policy_n_rules(p);
 
-    if (mmsg_policy_compile(p, 0, &prog) < 0) {
+    if (mmsg_policy_compile(p, 0, &prog) < 0 || filter_build(p, false, &bpf) < 0) {
         log_error("compiling the policy: out of memory");
+        mmsg_kprog_free(prog);
         return;
     }
+    if (bpf.notify_all) {
+        /* The tree is too large for one BPF program: the broker decides everything. */
+        printf("  every rule: broker (the compiled filter would not fit in %d BPF "
+               "instructions)\n",
+               BPF_MAXINSNS);
+        filter_done(&bpf);
+        mmsg_kprog_free(prog);
+        return;
+    }
+    filter_done(&bpf);
     for (size_t i = 0; i <= n_rules; i++) {
         int index = i < n_rules ? (int)i : -1;
         char what[MMSG_SYS_MAX_][96] = {{0}};
@@ -155,7 +167,10 @@ static void print_rule_placement(const struct mmsg_policy *p)
             for (size_t k = prog->root[sys]; k < end; k++)
                 if (prog->nodes[k].test == MMSG_KTEST_LEAF && prog->nodes[k].rule_index == index)
                     leaf = &prog->nodes[k];
-            if (!leaf)
+            if (!leaf && prog->nodes[prog->root[sys]].why == MMSG_KWHY_TOO_LARGE)
+                snprintf(what[sys], sizeof(what[sys]), "broker (%s)",
+                         mmsg_kwhy_name(MMSG_KWHY_TOO_LARGE));
+            else if (!leaf)
                 continue; /* the rule cannot match on this route, or an earlier rule hides it */
             else if (leaf->verdict == MMSG_KVERDICT_NOTIFY)
                 snprintf(what[sys], sizeof(what[sys]), "broker (%s)", mmsg_kwhy_name(leaf->why));
