@@ -348,23 +348,29 @@ static int build(const struct mmsg_policy *policy, bool audit_all, bool notes,
 {
     cleanup_(emitter_freep) struct emitter *e = NULL;
     cleanup_(kprog_freep) struct mmsg_kprog *prog = NULL;
+    cleanup_free char(*note)[72] = NULL;
+    cleanup_free uint32_t *node_pc = NULL;
     int r;
 
-    e = calloc(1, sizeof(*e));
-    if (!e)
-        return -ENOMEM;
     if (notes) {
-        e->note = calloc(BPF_MAXINSNS, sizeof(*e->note));
-        if (!e->note)
+        note = calloc(BPF_MAXINSNS, sizeof(*note));
+        if (!note)
             return -ENOMEM;
     }
     if (policy) {
         r = mmsg_policy_compile(policy, audit_all ? MMSG_COMPILE_AUDIT_ALL : 0, &prog);
         if (r < 0)
             return r;
-        e->node_pc = calloc(prog->n_nodes, sizeof(*e->node_pc));
-        if (!e->node_pc)
+        node_pc = calloc(prog->n_nodes, sizeof(*node_pc));
+        if (!node_pc)
             return -ENOMEM;
+    }
+    e = calloc(1, sizeof(*e));
+    if (!e)
+        return -ENOMEM;
+    e->note = TAKE_PTR(note);
+    e->node_pc = TAKE_PTR(node_pc);
+    if (policy) {
         e->prog = prog;
         assemble(e);
     }
