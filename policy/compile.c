@@ -105,10 +105,11 @@ static void add_test(struct kbuild *b, const struct mmsg_knode *test, bool fail_
 }
 
 /* The leaf for a rule (or the default) whose register keys all hold. */
-static struct mmsg_knode leaf_of(const struct policy_rule *rule, int index, enum mmsg_syscall sys,
-                                 unsigned flags)
+static struct mmsg_knode leaf_of(const struct mmsg_policy *policy, const struct policy_rule *rule,
+                                 int index, enum mmsg_syscall sys, unsigned flags)
 {
     struct mmsg_knode leaf = {.test = MMSG_KTEST_LEAF, .rule_index = index};
+    int mode = rule->mode == POLICY_MODE_INHERIT ? policy->mode : rule->mode;
 
     leaf.verdict = MMSG_KVERDICT_NOTIFY;
     /* socketcall's tree says which rule may decide (for `mmsgate check`), but its tests are on
@@ -121,7 +122,9 @@ static struct mmsg_knode leaf_of(const struct policy_rule *rule, int index, enum
         leaf.why = MMSG_KWHY_EMULATE;
     /* An audit line can only be written by the broker: a kernel verdict would leave no trace,
      * and deny and kill are exactly what an operator investigates later. */
-    else if (rule->audit || rule->audit_if_capped || (flags & MMSG_COMPILE_AUDIT_ALL))
+    /* Complain mode is audited too ("enforced": false), whatever the action. */
+    else if (rule->audit || rule->audit_if_capped || mode == POLICY_MODE_COMPLAIN ||
+             (flags & MMSG_COMPILE_AUDIT_ALL))
         leaf.why = MMSG_KWHY_AUDIT;
     else
         switch (rule->action) {
@@ -164,8 +167,9 @@ static bool rule_applies(const struct policy_rule *rule, enum mmsg_syscall sys)
 /* One rule that applies on route @sys: its register tests, then its leaf. Every test's "does
  * not hold" edge is left pending for the next rule. Return whether the rule has no test, so it
  * matches every call that reaches it and later rules are unreachable on this route. */
-static bool add_rule(struct kbuild *b, const struct policy_rule *rule, int index,
-                     enum mmsg_syscall sys, unsigned flags)
+static bool add_rule(struct kbuild *b, const struct mmsg_policy *policy,
+                     const struct policy_rule *rule, int index, enum mmsg_syscall sys,
+                     unsigned flags)
 {
     bool compat = sys != MMSG_SYS_RECVMMSG;
     unsigned k = rule->keys;
@@ -215,7 +219,7 @@ static bool add_rule(struct kbuild *b, const struct policy_rule *rule, int index
         add_test(b, &(struct mmsg_knode){.test = MMSG_KTEST_TIMEOUT_NULL}, true);
     if (b->too_large || b->oom)
         return false;
-    leaf = leaf_of(rule, index, sys, flags);
+    leaf = leaf_of(policy, rule, index, sys, flags);
     (void)add_node(b, &leaf);
     return b->n_pend == 0;
 }
@@ -233,10 +237,10 @@ static int build_route(struct kbuild *b, const struct mmsg_policy *policy, enum 
             continue;
         /* The "no match" edges of earlier rules lead to this rule's first node. */
         resolve_pending(b);
-        done = add_rule(b, &policy->rules[i], (int)i, sys, flags);
+        done = add_rule(b, policy, &policy->rules[i], (int)i, sys, flags);
     }
     if (!done && !b->too_large && !b->oom) {
-        struct mmsg_knode leaf = leaf_of(&policy->default_rule, -1, sys, flags);
+        struct mmsg_knode leaf = leaf_of(policy, &policy->default_rule, -1, sys, flags);
 
         resolve_pending(b);
         (void)add_node(b, &leaf);

@@ -113,7 +113,8 @@ static size_t check_policy(const char *what, const struct mmsg_policy *p, unsign
                         kernel_expected = sys != MMSG_SYS_SOCKETCALL &&
                                           decision_is_register_only(&d, call.syscall) &&
                                           d.action != MMSG_ACTION_EMULATE && !d.audit &&
-                                          !d.audit_if_capped && !(flags & MMSG_COMPILE_AUDIT_ALL) &&
+                                          d.enforce && !d.audit_if_capped &&
+                                          !(flags & MMSG_COMPILE_AUDIT_ALL) &&
                                           leaf->why != MMSG_KWHY_TOO_LARGE;
                         if (leaf->verdict == MMSG_KVERDICT_NOTIFY) {
                             /* Completeness: what registers decide is never sent to the broker. */
