@@ -542,6 +542,8 @@ static int cmd_run(int argc, char **argv, enum mode mode)
     /* PROG's filter decides in the kernel what this policy decides from registers alone. */
     ro.policy = policy;
     ro.audit_all = bo.audit_all;
+    /* ... so a reload must not change those decisions behind the kernel's back. */
+    policy_store_pin_kernel(store, bo.audit_all);
     r = mmsg_run(broker, &ro, &status);
     if (r == -ENOENT) {
         log_error_errno(r, "\"%s\"", ro.argv[0]);

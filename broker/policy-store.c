@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "internal/macros.h"
+#include "filter.h"
 #include "policy-store.h"
 
 #define LOG_COMPONENT "policy"
@@ -27,7 +28,10 @@ struct entry {
 };
 
 struct policy_store {
-    pthread_mutex_t lock;  /* protects entries, n_entries and every entry's cur/err */
+    pthread_mutex_t lock; /* protects entries, n_entries and every entry's cur/err */
+    /* policy_store_pin_kernel(): the default policy is compiled into a running filter. */
+    bool kernel_pinned;
+    bool kernel_audit_all;
     char dir[PATH_MAX];    /* "" when there is no policy directory */
     struct entry *entries; /* [0] is the default policy */
     size_t n_entries;
@@ -231,6 +235,33 @@ int policy_store_get(struct policy_store *store, const char *name, struct loaded
     return r;
 }
 
+void policy_store_pin_kernel(struct policy_store *store, bool audit_all)
+{
+    store->kernel_audit_all = audit_all;
+    store->kernel_pinned = true;
+}
+
+/* Whether @fresh compiles into the same seccomp filter as @cur: only then may it replace a
+ * default policy whose register-only decisions a running filter already makes in the kernel
+ * (a filter cannot be changed once loaded, so the kernel would keep deciding with @cur). */
+static bool same_kernel_decisions(const struct policy_store *store, const struct mmsg_policy *cur,
+                                  const struct mmsg_policy *fresh)
+{
+    struct filter_prog a = {0}, b = {0};
+    bool same;
+
+    if (filter_build(cur, store->kernel_audit_all, &a) < 0 ||
+        filter_build(fresh, store->kernel_audit_all, &b) < 0) {
+        filter_done(&a);
+        return false; /* cannot tell: keep the policy the filter was built from */
+    }
+    same = a.fprog.len == b.fprog.len &&
+           memcmp(a.fprog.filter, b.fprog.filter, a.fprog.len * sizeof(*a.fprog.filter)) == 0;
+    filter_done(&a);
+    filter_done(&b);
+    return same;
+}
+
 int policy_store_reload(struct policy_store *store)
 {
     size_t n;
@@ -244,16 +275,28 @@ int policy_store_reload(struct policy_store *store)
      * is parsed without the lock so callers keep deciding with the current version meanwhile. */
     for (size_t i = 0; i < n; i++) {
         struct entry snapshot;
-        struct loaded_policy *fresh = NULL, *old = NULL;
+        struct loaded_policy *fresh = NULL, *old = NULL, *pinned = NULL;
         bool kept = false;
         int r;
 
         pthread_mutex_lock(&store->lock);
         snapshot = store->entries[i];
+        if (i == 0 && store->kernel_pinned)
+            pinned = loaded_policy_ref(snapshot.cur); /* the version the filter was built from */
         pthread_mutex_unlock(&store->lock);
-        if (!snapshot.path[0])
+        if (!snapshot.path[0]) {
+            loaded_policy_unref(pinned);
             continue; /* the built-in default cannot change */
+        }
         r = load_entry(&snapshot, &fresh);
+        if (r >= 0 && pinned && !same_kernel_decisions(store, pinned->policy, fresh->policy)) {
+            log_error("%s: the new version changes decisions the running programs' seccomp filter "
+                      "makes in the kernel (see mmsgate filter --policy); restart them to apply it",
+                      snapshot.path);
+            fresh = loaded_policy_unref(fresh);
+            r = -EBUSY;
+        }
+        loaded_policy_unref(pinned);
         pthread_mutex_lock(&store->lock);
         if (r >= 0) {
             old = store->entries[i].cur;
