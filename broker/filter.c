@@ -66,6 +66,8 @@ struct emitter {
     size_t n;        /* instructions emitted so far (counted even past the array) */
     uint32_t label[L_MAX_];
     uint32_t *node_pc; /* per tree node */
+    uint64_t *uniform; /* per tree node: (1 << 32) | action when every leaf under it returns
+                        * that action, else 0 */
     struct sock_filter insn[BPF_MAXINSNS];
     char (*note)[72]; /* optional: a comment per instruction, for filter_print() */
 };
@@ -246,6 +248,40 @@ static void emit_node(struct emitter *e, const struct mmsg_knode *n, bool compat
     }
 }
 
+/* Every leaf under node @i returns the same action: compute that for every node, bottom-up
+ * (edges only go forward). Such a subtree is emitted as one RET, so policies that decide alike
+ * compile to the same program: the reload check compares programs. */
+static void compute_uniform(struct emitter *e)
+{
+    const struct mmsg_kprog *p = e->prog;
+
+    for (size_t k = p->n_nodes; k-- > 0;) {
+        const struct mmsg_knode *n = &p->nodes[k];
+
+        if (n->test == MMSG_KTEST_LEAF)
+            e->uniform[k] = (UINT64_C(1) << 32) | leaf_action(n);
+        else if (e->uniform[n->on_true] && e->uniform[n->on_true] == e->uniform[n->on_false])
+            e->uniform[k] = e->uniform[n->on_true];
+        else
+            e->uniform[k] = 0;
+    }
+}
+
+/* Where the dispatch jumps for route @sys. */
+static struct target route_target(const struct emitter *e, enum mmsg_syscall sys)
+{
+    uint32_t root;
+
+    if (!e->prog || sys == MMSG_SYS_SOCKETCALL)
+        return TO(L_NOTIFY);
+    root = e->prog->root[sys];
+    if (e->uniform[root] == ((UINT64_C(1) << 32) | SECCOMP_RET_USER_NOTIF))
+        return TO(L_NOTIFY);
+    if (e->uniform[root] == ((UINT64_C(1) << 32) | SECCOMP_RET_ALLOW))
+        return TO(L_ALLOW);
+    return TO_NODE(root);
+}
+
 /* One pass over the whole program; positions are recorded in the first pass (final false)
  * and used in the second. */
 static void emit_program(struct emitter *e)
@@ -257,8 +293,8 @@ static void emit_program(struct emitter *e)
     emit_jump(e, BPF_JEQ, AUDIT_ARCH_X86_64, TO(L_NEXT), TO(L_I386), "x86_64 (or x32)?");
     emit_load(e, OFF_NR, "nr");
     emit_jump(e, BPF_JGE, X32_SYSCALL_BIT, TO(L_X32), TO(L_NEXT), "x32 bit set?");
-    emit_jump(e, BPF_JEQ, NR_X86_64_RECVMMSG,
-              p ? TO_NODE(p->root[MMSG_SYS_RECVMMSG]) : TO(L_NOTIFY), TO(L_ALLOW), "recvmmsg");
+    emit_jump(e, BPF_JEQ, NR_X86_64_RECVMMSG, route_target(e, MMSG_SYS_RECVMMSG), TO(L_ALLOW),
+              "recvmmsg");
 
     if (!e->final)
         e->label[L_X32] = (uint32_t)e->n;
@@ -270,12 +306,10 @@ static void emit_program(struct emitter *e)
         e->label[L_I386] = (uint32_t)e->n;
     emit_jump(e, BPF_JEQ, AUDIT_ARCH_I386, TO(L_NEXT), TO(L_BAD_ARCH), "i386?");
     emit_load(e, OFF_NR, "nr");
-    emit_jump(e, BPF_JEQ, NR_I386_RECVMMSG_TIME32,
-              p ? TO_NODE(p->root[MMSG_SYS_RECVMMSG_TIME32]) : TO(L_NOTIFY), TO(L_NEXT),
-              "recvmmsg_time32");
-    emit_jump(e, BPF_JEQ, NR_I386_RECVMMSG_TIME64,
-              p ? TO_NODE(p->root[MMSG_SYS_RECVMMSG_TIME64]) : TO(L_NOTIFY), TO(L_NEXT),
-              "recvmmsg_time64");
+    emit_jump(e, BPF_JEQ, NR_I386_RECVMMSG_TIME32, route_target(e, MMSG_SYS_RECVMMSG_TIME32),
+              TO(L_NEXT), "recvmmsg_time32");
+    emit_jump(e, BPF_JEQ, NR_I386_RECVMMSG_TIME64, route_target(e, MMSG_SYS_RECVMMSG_TIME64),
+              TO(L_NEXT), "recvmmsg_time64");
     emit_jump(e, BPF_JEQ, NR_I386_SOCKETCALL, TO(L_SOCKETCALL), TO(L_ALLOW), "socketcall");
 
     if (!e->final)
@@ -299,13 +333,20 @@ static void emit_program(struct emitter *e)
     for (int sys = 0; sys < MMSG_SYS_MAX_; sys++) {
         size_t end = sys + 1 < MMSG_SYS_MAX_ ? p->root[sys + 1] : p->n_nodes;
 
-        /* Its arguments are in caller memory: the whole route goes to L_NOTIFY. */
-        if (sys == MMSG_SYS_SOCKETCALL)
+        /* socketcall's arguments are in caller memory, and a route whose every call ends
+         * alike needs no test: the dispatch jumps to L_NOTIFY or L_ALLOW, or to the root
+         * alone, emitted as one RET. */
+        if (route_target(e, (enum mmsg_syscall)sys).label >= 0)
             continue;
         for (size_t i = p->root[sys]; i < end; i++) {
             if (!e->final)
                 e->node_pc[i] = (uint32_t)e->n;
-            emit_node(e, &p->nodes[i], sys != MMSG_SYS_RECVMMSG);
+            if (e->uniform[i] && p->nodes[i].test != MMSG_KTEST_LEAF)
+                emit_ret(e, (uint32_t)e->uniform[i], "every path from here ends alike");
+            else
+                emit_node(e, &p->nodes[i], sys != MMSG_SYS_RECVMMSG);
+            if (i == p->root[sys] && e->uniform[i])
+                break; /* nothing under a uniform root is reachable */
         }
     }
 }
@@ -332,6 +373,7 @@ static void emitter_freep(struct emitter **e)
     if (!*e)
         return;
     free((*e)->node_pc);
+    free((*e)->uniform);
     free((*e)->note);
     free(*e);
 }
@@ -350,6 +392,7 @@ static int build(const struct mmsg_policy *policy, bool audit_all, bool notes,
     cleanup_(kprog_freep) struct mmsg_kprog *prog = NULL;
     cleanup_free char(*note)[72] = NULL;
     cleanup_free uint32_t *node_pc = NULL;
+    cleanup_free uint64_t *uniform = NULL;
     int r;
 
     if (notes) {
@@ -362,7 +405,8 @@ static int build(const struct mmsg_policy *policy, bool audit_all, bool notes,
         if (r < 0)
             return r;
         node_pc = calloc(prog->n_nodes, sizeof(*node_pc));
-        if (!node_pc)
+        uniform = calloc(prog->n_nodes, sizeof(*uniform));
+        if (!node_pc || !uniform)
             return -ENOMEM;
     }
     e = calloc(1, sizeof(*e));
@@ -370,8 +414,10 @@ static int build(const struct mmsg_policy *policy, bool audit_all, bool notes,
         return -ENOMEM;
     e->note = TAKE_PTR(note);
     e->node_pc = TAKE_PTR(node_pc);
+    e->uniform = TAKE_PTR(uniform);
     if (policy) {
         e->prog = prog;
+        compute_uniform(e);
         assemble(e);
     }
     if (!policy || e->n > BPF_MAXINSNS || e->bad_jump) {

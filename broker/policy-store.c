@@ -241,24 +241,27 @@ void policy_store_pin_kernel(struct policy_store *store, bool audit_all)
     store->kernel_pinned = true;
 }
 
-/* Whether @fresh compiles into the same seccomp filter as @cur: only then may it replace a
- * default policy whose register-only decisions a running filter already makes in the kernel
- * (a filter cannot be changed once loaded, so the kernel would keep deciding with @cur). */
+/* Whether @fresh may replace @cur, the default policy a running filter was compiled from: a
+ * loaded filter cannot be changed, so every call it decides in the kernel must be decided the
+ * same way by @fresh (what it notifies, the broker decides with @fresh anyway). */
 static bool same_kernel_decisions(const struct policy_store *store, const struct mmsg_policy *cur,
                                   const struct mmsg_policy *fresh)
 {
-    struct filter_prog a = {0}, b = {0};
-    bool same;
+    unsigned flags = store->kernel_audit_all ? MMSG_COMPILE_AUDIT_ALL : 0;
+    struct mmsg_kprog *a = NULL, *b = NULL;
+    struct filter_prog loaded = {0};
+    bool same = false;
 
-    if (filter_build(cur, store->kernel_audit_all, &a) < 0 ||
-        filter_build(fresh, store->kernel_audit_all, &b) < 0) {
-        filter_done(&a);
-        return false; /* cannot tell: keep the policy the filter was built from */
-    }
-    same = a.fprog.len == b.fprog.len &&
-           memcmp(a.fprog.filter, b.fprog.filter, a.fprog.len * sizeof(*a.fprog.filter)) == 0;
-    filter_done(&a);
-    filter_done(&b);
+    /* A tree too large for BPF fell back to notifying everything: nothing to keep. */
+    if (filter_build(cur, store->kernel_audit_all, &loaded) >= 0 && loaded.notify_all)
+        same = true;
+    else if (mmsg_policy_compile(cur, flags, &a) >= 0 &&
+             mmsg_policy_compile(fresh, flags, &b) >= 0 &&
+             mmsg_kprog_kernel_unchanged(a, b, &same) < 0)
+        same = false; /* cannot tell: keep the policy the filter was built from */
+    filter_done(&loaded);
+    mmsg_kprog_free(a);
+    mmsg_kprog_free(b);
     return same;
 }
 

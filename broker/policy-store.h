@@ -46,8 +46,8 @@ int policy_store_reload(struct policy_store *store);
 
 /* The default policy has been compiled into a loaded seccomp filter (mmsgate run, issue 8),
  * with @audit_all: from now on a reload keeps the current default policy (logged, counted as
- * failed) unless the new version compiles into the very same filter, since the kernel would
- * otherwise go on deciding some calls with the old one. */
+ * failed) when the new version would decide differently a call the filter decides in the
+ * kernel (mmsg_kprog_kernel_unchanged()), since the kernel would go on deciding it the old way. */
 void policy_store_pin_kernel(struct policy_store *store, bool audit_all);
 
 #endif

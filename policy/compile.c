@@ -369,3 +369,126 @@ const char *mmsg_kwhy_name(enum mmsg_kwhy why)
 
     return (unsigned)why < MMSG_KWHY_MAX_ ? names[why] : NULL;
 }
+
+/* Cell starts of the partition the FD or VLEN tests of @p cut their axis into: the decision is
+ * constant between two consecutive points. */
+static int add_points(const struct mmsg_kprog *p, enum mmsg_ktest test, int64_t **pts, size_t *n,
+                      size_t *cap)
+{
+    for (size_t i = 0; i < p->n_nodes; i++) {
+        const struct mmsg_knode *k = &p->nodes[i];
+        int64_t cand[2] = {k->lo, k->hi + 1};
+
+        if (k->test != test)
+            continue;
+        for (int c = 0; c < 2; c++) {
+            if (*n == *cap) {
+                size_t new_cap = *cap ? *cap * 2 : 64;
+                int64_t *q = realloc(*pts, new_cap * sizeof(*q));
+
+                if (!q)
+                    return -ENOMEM;
+                *pts = q;
+                *cap = new_cap;
+            }
+            (*pts)[(*n)++] = cand[c];
+        }
+    }
+    return 0;
+}
+
+static uint32_t flag_bits(const struct mmsg_kprog *p)
+{
+    uint32_t m = 0;
+
+    for (size_t i = 0; i < p->n_nodes; i++)
+        if (p->nodes[i].test == MMSG_KTEST_FLAGS_ANY || p->nodes[i].test == MMSG_KTEST_FLAGS_ALL ||
+            p->nodes[i].test == MMSG_KTEST_FLAGS_NONE)
+            m |= p->nodes[i].mask;
+    return m;
+}
+
+/* The @index-th subset of the bits of @mask. */
+static uint32_t subset(uint32_t mask, uint64_t index)
+{
+    uint32_t out = 0;
+
+    for (int b = 0; b < 32; b++)
+        if (mask & (UINT32_C(1) << b)) {
+            if (index & 1)
+                out |= UINT32_C(1) << b;
+            index >>= 1;
+        }
+    return out;
+}
+
+#define KCOMPARE_POINTS_MAX (UINT64_C(1) << 24)
+
+static int bit_count(uint32_t v)
+{
+    int n = 0;
+
+    for (; v; v &= v - 1)
+        n++;
+    return n;
+}
+
+int mmsg_kprog_kernel_unchanged(const struct mmsg_kprog *old, const struct mmsg_kprog *new,
+                                bool *ret_unchanged)
+{
+    cleanup_free int64_t *fds = NULL, *vlens = NULL;
+    size_t n_fds = 0, cap_fds = 0, n_vlens = 0, cap_vlens = 0;
+    uint32_t mask = flag_bits(old) | flag_bits(new);
+    uint64_t n_flags;
+    int r;
+
+    /* Both ends of each axis, then every boundary either tree tests. */
+    r = add_points(old, MMSG_KTEST_FD, &fds, &n_fds, &cap_fds);
+    if (r >= 0)
+        r = add_points(new, MMSG_KTEST_FD, &fds, &n_fds, &cap_fds);
+    if (r >= 0)
+        r = add_points(old, MMSG_KTEST_VLEN, &vlens, &n_vlens, &cap_vlens);
+    if (r >= 0)
+        r = add_points(new, MMSG_KTEST_VLEN, &vlens, &n_vlens, &cap_vlens);
+    if (r < 0)
+        return r;
+    if (bit_count(mask) > 24)
+        return -E2BIG;
+    n_flags = UINT64_C(1) << bit_count(mask);
+    if ((uint64_t)(n_fds + 1) * (n_vlens + 1) * n_flags * 2 > KCOMPARE_POINTS_MAX)
+        return -E2BIG;
+    for (int sys = 0; sys < MMSG_SYS_MAX_; sys++)
+        for (size_t a = 0; a <= n_fds; a++) {
+            int64_t fd = a == n_fds ? INT32_MIN : fds[a];
+
+            if (fd < INT32_MIN || fd > INT32_MAX)
+                continue;
+            for (size_t b = 0; b <= n_vlens; b++) {
+                int64_t vlen = b == n_vlens ? 0 : vlens[b];
+
+                if (vlen < 0 || vlen > UINT32_MAX)
+                    continue;
+                for (uint64_t f = 0; f < n_flags; f++)
+                    for (int t = 0; t < 2; t++) {
+                        uint32_t flags = subset(mask, f);
+                        const struct mmsg_knode *o = mmsg_kprog_decide(
+                            old, (enum mmsg_syscall)sys, (int32_t)fd, (uint32_t)vlen, flags, t);
+                        const struct mmsg_knode *n = mmsg_kprog_decide(
+                            new, (enum mmsg_syscall)sys, (int32_t)fd, (uint32_t)vlen, flags, t);
+
+                        if (!o || !n)
+                            return -EINVAL;
+                        /* What old leaves to the broker, the broker decides with the new
+                         * policy; what old decides itself must not change. */
+                        if (o->verdict != MMSG_KVERDICT_NOTIFY &&
+                            (o->verdict != n->verdict || (o->verdict == MMSG_KVERDICT_ERRNO &&
+                                                          o->errno_value != n->errno_value))) {
+                            *ret_unchanged = false;
+                            return 0;
+                        }
+                    }
+            }
+        }
+    *ret_unchanged = true;
+    return 0;
+}

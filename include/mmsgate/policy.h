@@ -268,6 +268,18 @@ const struct mmsg_knode *mmsg_kprog_decide(const struct mmsg_kprog *prog, enum m
                                            int32_t fd, uint32_t vlen, uint32_t flags,
                                            bool timeout_null);
 
+/**
+ * mmsg_kprog_kernel_unchanged() - whether every call @old decides in the kernel is decided
+ * identically (same verdict, same errno) in the kernel by @new. Then a filter built from @old may
+ * keep running while the broker decides with @new: whatever @old notifies, the broker evaluates
+ * with the new policy. Exact: it checks every cell of the partition the trees' fd and vlen bounds
+ * and flag masks cut the register space into.
+ * @ret_unchanged: the answer
+ * Return: 0; -E2BIG (too many cells to check: treat as changed); -ENOMEM; -EINVAL.
+ */
+int mmsg_kprog_kernel_unchanged(const struct mmsg_kprog *old, const struct mmsg_kprog *new,
+                                bool *ret_unchanged);
+
 const char *mmsg_kverdict_name(enum mmsg_kverdict verdict); /* "allow", ...; NULL if bad */
 const char *mmsg_kwhy_name(enum mmsg_kwhy why);             /* "audited", ...; NULL if bad */
 

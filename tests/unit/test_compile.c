@@ -306,3 +306,83 @@ Test(compile, bad_flags_are_einval)
     cr_expect(eq(ptr, mmsg_kprog_free(NULL), NULL));
     mmsg_policy_free(p);
 }
+
+static struct mmsg_kprog *compile_text(const char *text, struct mmsg_policy **ret_policy)
+{
+    struct mmsg_kprog *prog = NULL;
+
+    cr_assert(eq(int, mmsg_policy_load_buffer(text, strlen(text), ret_policy, NULL), 0), "%s",
+              text);
+    cr_assert(eq(int, mmsg_policy_compile(*ret_policy, 0, &prog), 0));
+    return prog;
+}
+
+/* A reload under run keeps the loaded filter: only a policy that decides every call that filter
+ * decides in the kernel the same way may replace it. */
+Test(compile, kernel_unchanged_compares_only_kernel_decisions)
+{
+    static const struct {
+        const char *old, *new;
+        bool unchanged;
+    } cases[] = {
+        /* Everything notified before: the broker decides with the new policy. */
+        {"{'version':1,'default':{'action':'allow','audit':true}}",
+         "{'version':1,'default':{'action':'allow'},'rules':[{'name':'d','match':{'flags':{'any':"
+         "['MSG_DONTWAIT']}},'action':'deny','errno':'EPERM'}]}",
+         true},
+        /* A kernel allow becomes an unaudited deny: changed. */
+        {"{'version':1,'default':{'action':'allow'}}",
+         "{'version':1,'default':{'action':'allow'},'rules':[{'name':'d','match':{'fd':[[5,9]]},"
+         "'action':'deny','errno':'EPERM','audit':false}]}",
+         false},
+        /* ... or an audited one (the kernel would go on allowing it): changed. */
+        {"{'version':1,'default':{'action':'allow'}}",
+         "{'version':1,'default':{'action':'allow'},'rules':[{'name':'d','match':{'vlen':[7,7]},"
+         "'action':'deny','errno':'EPERM'}]}",
+         false},
+        /* Another errno: changed. */
+        {"{'version':1,'default':{'action':'deny','errno':'EPERM','audit':false}}",
+         "{'version':1,'default':{'action':'deny','errno':'EACCES','audit':false}}", false},
+        /* Only a cap changes (emulated, so notified): unchanged. */
+        {"{'version':1,'default':{'action':'allow'},'rules':[{'name':'c','match':{'flags':{'none':"
+         "['MSG_DONTWAIT']}},'action':'emulate','timeout_cap_ms':100}]}",
+         "{'version':1,'default':{'action':'allow'},'rules':[{'name':'c','match':{'flags':{'none':"
+         "['MSG_DONTWAIT']}},'action':'emulate','timeout_cap_ms':900}]}",
+         true},
+        /* Same decisions written differently: unchanged. */
+        {"{'version':1,'default':{'action':'allow'},'rules':[{'name':'a','match':{'fd':[[0,9]]},"
+         "'action':'deny','errno':'EPERM','audit':false}]}",
+         "{'version':1,'default':{'action':'allow'},'rules':[{'name':'a','match':{'fd':[[0,4]]},"
+         "'action':'deny','errno':'EPERM','audit':false},{'name':'b','match':{'fd':[[5,9]]},"
+         "'action':'deny','errno':'EPERM','audit':false}]}",
+         true},
+        /* One fd at the edge of a range differs: changed. */
+        {"{'version':1,'default':{'action':'allow'},'rules':[{'name':'a','match':{'fd':[[0,9]]},"
+         "'action':'deny','errno':'EPERM','audit':false}]}",
+         "{'version':1,'default':{'action':'allow'},'rules':[{'name':'a','match':{'fd':[[0,8]]},"
+         "'action':'deny','errno':'EPERM','audit':false}]}",
+         false},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct mmsg_policy *po = NULL, *pn = NULL;
+        char *to = strdup(cases[i].old), *tn = strdup(cases[i].new);
+        struct mmsg_kprog *o, *n;
+        bool unchanged = !cases[i].unchanged;
+
+        for (char *c = to; *c; c++)
+            *c = *c == '\'' ? '"' : *c;
+        for (char *c = tn; *c; c++)
+            *c = *c == '\'' ? '"' : *c;
+        o = compile_text(to, &po);
+        n = compile_text(tn, &pn);
+        cr_expect(eq(int, mmsg_kprog_kernel_unchanged(o, n, &unchanged), 0), "case %zu", i);
+        cr_expect(eq(int, unchanged, cases[i].unchanged), "case %zu", i);
+        mmsg_kprog_free(o);
+        mmsg_kprog_free(n);
+        mmsg_policy_free(po);
+        mmsg_policy_free(pn);
+        free(to);
+        free(tn);
+    }
+}
