@@ -112,27 +112,20 @@ int inputs_fetch(struct mmsg_broker *b, struct job *j)
         j->mcall.comm = j->ident.comm;
         j->mcall.uid = j->ident.uid;
     }
-    /* Every handle was bound to the caller by remote_open()'s ID_VALID; this one says the call
-     * is still pending now that the inputs are read. */
-    return remote_check(&j->remote);
+    /* Every handle was bound to the caller by remote_open()'s ID_VALID, and remote_identity()
+     * checked again after its reads by number: nothing here needs another check. */
+    return 0;
 }
 
 void inputs_identity(struct mmsg_broker *b, struct job *j)
 {
-    struct remote id = REMOTE_NULL;
+    struct remote id;
 
     if (!b->audit || j->ident_known)
         return;
-    if (j->remote.dirfd >= 0) {
-        if (remote_identity(&j->remote, &j->ident) >= 0)
-            j->ident_known = true;
-        return;
-    }
-    /* On the loop thread, for a decision made on registers: only the /proc directory, bound to
-     * the caller by ID_VALID, so a reused tid cannot put another process's name in the record. */
-    if (remote_open_identity(&id, j->listener, j->id, j->tid) < 0)
-        return;
+    /* Read by number, then ID_VALID (in remote_identity()): a reused tid cannot put another
+     * process's name in the record. */
+    remote_init(&id, j->listener, j->id, j->tid);
     if (remote_identity(&id, &j->ident) >= 0)
         j->ident_known = true;
-    remote_close(&id);
 }

@@ -530,8 +530,6 @@ int mmsg_broker_serve(struct mmsg_broker *b, pid_t child, int *ret_status)
                 dispatch(b, &evs[i]);
             }
         }
-        if (child > 0)
-            reap(child, &child_done, &child_status);
     }
     if (b->handed_over)
         drain(b);

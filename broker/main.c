@@ -57,8 +57,9 @@ static void help_options(FILE *f)
         "                       agent on a served PATH takes its containers over\n"
         "      --policy-dir DIR (agent) containers choose DIR/NAME.json with listenerMetadata\n"
         "                       \"policy=NAME\" or the annotation org.mmsgate.policy\n"
-        "                       (docs/containers.md); --policy is the default\n"
-        "  -w, --workers N      threads for blocking emulations (default 64, max 1024)\n"
+        "                       (mmsgate-containers(7)); --policy is the default\n"
+        "  -w, --workers N      threads for calls needing the caller (default 256, max 1024;\n"
+        "                       a process may hold a quarter of them)\n"
         "  -v, --verbose        more diagnostics on stderr (twice: debug)\n"
         "  -h, --help           show this help\n",
         f);

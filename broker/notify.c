@@ -178,7 +178,7 @@ void notify_handle(struct mmsg_broker *b, struct job *j, struct emu_scratch *s)
             goto fail;
     }
     if (!j->decided) {
-        if (b->learn && j->remote.dirfd >= 0) {
+        if (b->learn && j->remote.memfd >= 0) {
             pthread_mutex_lock(&b->learn_lock); /* learn_observe() is not thread-safe */
             learn_observe(b->learn, &j->mcall);
             pthread_mutex_unlock(&b->learn_lock);
@@ -197,7 +197,7 @@ void notify_handle(struct mmsg_broker *b, struct job *j, struct emu_scratch *s)
     /* An audit record shows the timeout the caller passed: reading it is a worker's job. */
     if (!s && audited(b, j) && j->call.timeout)
         goto hand_off;
-    if (s && j->remote.dirfd < 0) {
+    if (s && j->remote.memfd < 0) {
         /* Decided on registers, emulated here: open the caller now. */
         err = inputs_fetch(b, j);
         if (err < 0)

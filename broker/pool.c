@@ -205,15 +205,12 @@ static void grow(struct pool *p)
 /* Whether the caller of a queued call was interrupted by a signal or is gone. */
 static bool interrupted(int listener, uint64_t id, pid_t tid)
 {
-    struct remote probe = REMOTE_NULL;
-    int pending;
+    struct remote probe;
 
-    /* Its /proc directory, bound by ID_VALID: a reused tid cannot lend us its signals. */
-    if (remote_open_identity(&probe, listener, id, tid) < 0)
-        return true; /* gone: drop it */
-    pending = remote_signal_pending(&probe);
-    remote_close(&probe);
-    return pending != 0;
+    /* remote_signal_pending() checks ID_VALID after reading: a reused tid cannot lend us its
+     * signals, and a caller that is gone reads as -ESRCH (dropped). */
+    remote_init(&probe, listener, id, tid);
+    return remote_signal_pending(&probe) != 0;
 }
 
 #define WATCH_BATCH 256

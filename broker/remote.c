@@ -76,22 +76,27 @@ bool remote_have_procmap_query(void)
     return probe_procmap_query;
 }
 
-static int open_at(int dirfd, const char *name, int flags)
+/* Open /proc/<tid>/@name by number. Return: the fd; -ESRCH (no such task); -errno. */
+static int open_proc(pid_t tid, const char *name, int flags)
 {
-    int fd = openat(dirfd, name, flags | O_CLOEXEC | O_NOCTTY);
+    char path[64];
+    int fd;
 
+    (void)snprintf(path, sizeof(path), "/proc/%d/%s", (int)tid, name); /* cannot truncate */
+    fd = open(path, flags | O_CLOEXEC | O_NOCTTY);
     if (fd >= 0)
         return fd;
-    /* The task is gone (its /proc directory no longer resolves): a call that is gone. */
     return errno == ENOENT || errno == ESRCH ? -ESRCH : -errno;
 }
 
-static int read_at(int dirfd, const char *name, char *buf, size_t buf_len)
+/* Read /proc/<tid>/@name by number: the caller must confirm with ID_VALID afterwards that the
+ * tid still named its caller (a pending caller cannot have exited, so it held the tid). */
+static int read_proc(pid_t tid, const char *name, char *buf, size_t buf_len)
 {
     cleanup_close int fd = -1;
     ssize_t n;
 
-    fd = open_at(dirfd, name, O_RDONLY);
+    fd = open_proc(tid, name, O_RDONLY);
     if (fd < 0)
         return fd;
     n = read(fd, buf, buf_len - 1);
@@ -114,12 +119,11 @@ static const char *status_field(const char *status, const char *key)
 
 pid_t remote_tgid_of(pid_t tid)
 {
-    char path[64], buf[512];
+    char buf[512];
     const char *v;
     int n;
 
-    (void)snprintf(path, sizeof(path), "/proc/%d/status", (int)tid); /* cannot truncate */
-    n = read_at(AT_FDCWD, path, buf, sizeof(buf));
+    n = read_proc(tid, "status", buf, sizeof(buf));
     if (n < 0)
         return n;
     v = status_field(buf, "Tgid");
@@ -140,42 +144,41 @@ static int open_pidfd(struct remote *r)
         r->pidfd_thread = true;
         return r->pidfd < 0 ? -ESRCH : 0;
     }
-    n = read_at(r->dirfd, "status", status, sizeof(status));
+    n = read_proc(r->tid, "status", status, sizeof(status));
     if (n < 0)
         return n;
     v = status_field(status, "Tgid");
     if (!v)
         return -EIO;
-    tgid = (pid_t)strtol(v, NULL, 10);
+    tgid = (pid_t)strtol(v, NULL, 10); /* trusted once remote_open()'s ID_VALID passed */
     r->pidfd = kernel_pidfd_open(tgid, 0);
     r->pidfd_thread = false;
     return r->pidfd < 0 ? -ESRCH : 0;
 }
 
-int remote_open(struct remote *r, int listener, uint64_t id, pid_t tid)
+void remote_init(struct remote *r, int listener, uint64_t id, pid_t tid)
 {
-    char path[64];
-    int err;
-
     *r = REMOTE_NULL;
     r->listener = listener;
     r->id = id;
     r->tid = tid;
+}
+
+int remote_open(struct remote *r, int listener, uint64_t id, pid_t tid)
+{
+    int err;
+
+    remote_init(r, listener, id, tid);
     /* notif.pid is 0 when the caller is not visible in our pid namespace. */
     if (tid <= 0)
         return -ESRCH;
-    (void)snprintf(path, sizeof(path), "/proc/%d", (int)tid); /* cannot truncate */
-    r->dirfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    err = r->dirfd < 0 ? (errno == ENOENT ? -ESRCH : -errno) : 0;
+    /* fs/proc/base.c mem_open() and fs/proc/task_mmu.c proc_maps_open() take the task's mm at
+     * open: later reads and writes go to that mm or fail, whoever holds the tid by then. */
+    r->memfd = open_proc(tid, "mem", O_RDWR);
+    err = r->memfd < 0 ? r->memfd : 0;
     if (err >= 0) {
-        /* fs/proc/base.c mem_open(): the mm is taken here, once; later reads and writes go to
-         * that mm or fail, whoever holds the tid by then. */
-        r->memfd = open_at(r->dirfd, "mem", O_RDWR);
-        err = r->memfd;
-    }
-    if (err >= 0) {
-        r->mapsfd = open_at(r->dirfd, "maps", O_RDONLY);
-        err = r->mapsfd;
+        r->mapsfd = open_proc(tid, "maps", O_RDONLY);
+        err = r->mapsfd < 0 ? r->mapsfd : 0;
     }
     if (err >= 0)
         err = open_pidfd(r);
@@ -193,31 +196,11 @@ int remote_open(struct remote *r, int listener, uint64_t id, pid_t tid)
     return err;
 }
 
-int remote_open_identity(struct remote *r, int listener, uint64_t id, pid_t tid)
-{
-    char path[64];
-    int err;
-
-    *r = REMOTE_NULL;
-    r->listener = listener;
-    r->id = id;
-    r->tid = tid;
-    if (tid <= 0)
-        return -ESRCH;
-    (void)snprintf(path, sizeof(path), "/proc/%d", (int)tid); /* cannot truncate */
-    r->dirfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (r->dirfd < 0)
-        return errno == ENOENT ? -ESRCH : -errno;
-    err = kernel_notif_id_valid(listener, id);
-    if (err < 0)
-        remote_close(r);
-    return err;
-}
-
 void remote_open_memory(struct remote *r, int memfd)
 {
     *r = REMOTE_NULL;
     r->memfd = memfd;
+    r->borrowed = true;
 }
 
 void remote_close(struct remote *r)
@@ -227,16 +210,14 @@ void remote_close(struct remote *r)
         (void)close(r->pidfd);
     if (r->mapsfd >= 0)
         (void)close(r->mapsfd);
-    if (r->memfd >= 0 && r->dirfd >= 0) /* remote_open_memory(): the memfd is borrowed */
+    if (r->memfd >= 0 && !r->borrowed)
         (void)close(r->memfd);
-    if (r->dirfd >= 0)
-        (void)close(r->dirfd);
-    r->pidfd = r->mapsfd = r->memfd = r->dirfd = -1;
+    r->pidfd = r->mapsfd = r->memfd = -1;
 }
 
 int remote_check(const struct remote *r)
 {
-    if (r->dirfd < 0)
+    if (r->borrowed)
         return 0; /* remote_open_memory(): no call behind it */
     return kernel_notif_id_valid(r->listener, r->id);
 }
@@ -336,8 +317,10 @@ static size_t accessible(struct remote *r, uint64_t addr, size_t len, bool write
 
     if (addr >= USER_ADDR_END || len > USER_ADDR_END - addr)
         return 0;
-    if (r->mapsfd < 0)
+    if (r->borrowed)
         return len; /* remote_open_memory(): the fd's own bounds are the only faults */
+    if (r->mapsfd < 0)
+        return 0;
     while (ok < len) {
         struct remote_vma v;
 
@@ -451,7 +434,7 @@ int remote_identity(const struct remote *r, struct remote_identity *ret)
     int err;
 
     *ret = (struct remote_identity){0};
-    err = read_at(r->dirfd, "status", status, sizeof(status));
+    err = read_proc(r->tid, "status", status, sizeof(status));
     if (err < 0)
         return err;
     v = status_field(status, "Tgid");
@@ -468,13 +451,18 @@ int remote_identity(const struct remote *r, struct remote_identity *ret)
     ret->ns_tid = last_id(status_field(status, "NSpid"), r->tid);
     ret->ns_tgid = last_id(status_field(status, "NStgid"), ret->tgid);
 
-    err = read_at(r->dirfd, "comm", ret->comm, sizeof(ret->comm));
+    err = read_proc(r->tid, "comm", ret->comm, sizeof(ret->comm));
     if (err > 0 && ret->comm[err - 1] == '\n')
         ret->comm[err - 1] = '\0';
+    {
+        char path[64];
 
-    n = readlinkat(r->dirfd, "exe", ret->exe, sizeof(ret->exe) - 1);
-    ret->exe[n > 0 ? n : 0] = '\0';
-    return 0;
+        (void)snprintf(path, sizeof(path), "/proc/%d/exe", (int)r->tid); /* cannot truncate */
+        n = readlink(path, ret->exe, sizeof(ret->exe) - 1);
+        ret->exe[n > 0 ? n : 0] = '\0';
+    }
+    /* Read by number: only a call still pending now says it was the caller's. */
+    return remote_check(r) < 0 ? -ESRCH : 0;
 }
 
 static uint64_t parse_sigset(const char *status, const char *key)
@@ -495,9 +483,11 @@ int remote_signal_pending(const struct remote *r)
     const char *threads;
     int err;
 
-    err = read_at(r->dirfd, "status", status, sizeof(status));
+    err = read_proc(r->tid, "status", status, sizeof(status));
     if (err < 0)
         return err;
+    if (remote_check(r) < 0)
+        return -ESRCH; /* the tid may be someone else's by now: its signals are not ours */
     /* Thread-directed signals always wake this thread. A process-wide signal may be taken by
      * any thread that does not block it, so only a single-threaded caller is sure to be the
      * one interrupted (docs/recvmmsg-compat.md rule 29); otherwise leave it to another

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The calling thread of one notification, as handles bound to it: its /proc directory (its
- * struct pid), its address space (/proc/<tid>/mem and maps, bound to its mm when opened) and a
- * pidfd for its fd table. remote_open() opens every handle first and then checks ID_VALID once:
- * a call still pending proves the tid named the caller when each handle was opened, and a
- * handle never follows the number afterwards, so no later read or write can reach a process
- * that took the tid over (docs/emulation.md, "Only ever the caller"). */
+/* The calling thread of one notification, as handles bound to it: its address space
+ * (/proc/<tid>/mem and maps, bound to its mm when opened) and a pidfd for its fd table.
+ * remote_open() opens every handle first and then checks ID_VALID once: a call still pending
+ * proves the tid named the caller when each handle was opened, and a handle never follows the
+ * number afterwards, so no later read or write can reach a process that took the tid over.
+ * /proc files read by number (identity, signals) are trusted only when an ID_VALID after the
+ * read says the call was still pending (docs/emulation.md, "Only ever the caller"). */
 #ifndef MMSG_BROKER_REMOTE_H
 #define MMSG_BROKER_REMOTE_H
 
@@ -27,11 +28,11 @@ struct remote_vma {
 struct remote {
     int listener;
     uint64_t id;
-    pid_t tid;  /* as the broker's pid namespace sees it */
-    int dirfd;  /* /proc/<tid>, O_PATH: follows the caller's struct pid, not the number */
-    int memfd;  /* /proc/<tid>/mem: the caller's mm */
-    int mapsfd; /* /proc/<tid>/maps: the caller's mm, for protection checks; -1: none */
-    int pidfd;  /* the caller's thread (PIDFD_THREAD), else its thread group; -1 */
+    pid_t tid;     /* as the broker's pid namespace sees it */
+    int memfd;     /* /proc/<tid>/mem: the caller's mm; -1: not opened */
+    bool borrowed; /* remote_open_memory(): memfd is not ours; no call behind it */
+    int mapsfd;    /* /proc/<tid>/maps: the caller's mm, for protection checks; -1: none */
+    int pidfd;     /* the caller's thread (PIDFD_THREAD), else its thread group; -1 */
     bool pidfd_thread;
     /* Mappings seen during this notification: copy_{from,to}_user faults on a page the caller
      * cannot read or write, while /proc/<tid>/mem forces access (FOLL_FORCE); these say where. */
@@ -39,10 +40,10 @@ struct remote {
     unsigned n_vmas, next_vma;
 };
 
-#define REMOTE_NULL                                         \
-    (struct remote)                                         \
-    {                                                       \
-        .dirfd = -1, .memfd = -1, .mapsfd = -1, .pidfd = -1 \
+#define REMOTE_NULL                                            \
+    (struct remote)                                            \
+    {                                                          \
+        .listener = -1, .memfd = -1, .mapsfd = -1, .pidfd = -1 \
     }
 
 /* Open the caller's handles, then ID_VALID. Return: 0; -ESRCH (tid 0: caller outside our pid
@@ -50,9 +51,9 @@ struct remote {
 int remote_open(struct remote *r, int listener, uint64_t id, pid_t tid);
 void remote_close(struct remote *r);
 
-/* Open only the caller's /proc directory (for its identity), then ID_VALID. Return: as
- * remote_open(). */
-int remote_open_identity(struct remote *r, int listener, uint64_t id, pid_t tid);
+/* Name the caller without opening anything: enough for remote_identity(),
+ * remote_signal_pending() and remote_check(). */
+void remote_init(struct remote *r, int listener, uint64_t id, pid_t tid);
 
 /* A caller whose address space is @memfd (an fd whose offsets are addresses, e.g. a memfd in
  * the fuzzer) with no other handles and no protection checks. */
@@ -90,12 +91,13 @@ struct remote_identity {
     char exe[REMOTE_EXE_MAX]; /* "" when unreadable (kernel thread, or exe unlinked path) */
 };
 
-/* Read tgid, uid, comm and exe through the caller's /proc directory. Return: 0; -ESRCH. */
+/* Read tgid, uid, comm and exe from /proc, then ID_VALID: what was read is the caller's.
+ * Return: 0; -ESRCH (gone, or the tid no longer names the caller). */
 int remote_identity(const struct remote *r, struct remote_identity *ret);
 
 /* Whether a signal is pending for the caller that the kernel would deliver to this thread and
- * that interrupts a syscall (caught, or a default stop/terminate action). Return: 1, 0, -errno
- * (-ESRCH: gone). */
+ * that interrupts a syscall (caught, or a default stop/terminate action); checked with ID_VALID
+ * after the read. Return: 1, 0, -errno (-ESRCH: gone). */
 int remote_signal_pending(const struct remote *r);
 
 /* SIGKILL the caller's whole process. */

@@ -26,6 +26,7 @@ expected=(
     share/man/man5/mmsgate-policy.5
     share/man/man5/mmsgate-audit.5
     share/man/man7/mmsgate-emulation.7
+    share/man/man7/mmsgate-containers.7
     share/mmsgate/policy.schema.json
     share/mmsgate/policies/audit-only.json
     share/mmsgate/policies/cap-waits.json
@@ -37,6 +38,9 @@ expected=(
     share/doc/mmsgate/policy.md
     share/doc/mmsgate/audit.md
     share/doc/mmsgate/emulation.md
+    share/doc/mmsgate/containers.md
+    lib/systemd/system/mmsgate-agent.socket
+    lib/systemd/system/mmsgate-agent.service
     include/mmsgate/policy.h
     lib/libmmsgate_policy.a
     lib/pkgconfig/mmsgate-policy.pc

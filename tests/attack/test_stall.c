@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Issue 6 finding 2: nothing one supervised process does (a huge vlen with thousands of iovecs,
+ * a page that never faults in) delays another supervised process's calls. The attacker and the
+ * victim run under the same broker; the victim times 100 of its own calls. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+
+#include "harness.h"
+#include "attack.h"
+
+#define EMULATE_ALL "{\"version\":1,\"default\":{\"action\":\"emulate\"}}"
+/* Generous for a loaded 2-core machine: the victim's calls cost microseconds when unhindered. */
+#define P99_BOUND_US 200000
+
+static void expect_victim_unhindered_bin(const char *bin, const char *mode)
+{
+    const char *argv[] = {bin, mode, NULL};
+    struct h_gate g = {.policy = EMULATE_ALL};
+    long long p50, p99, max;
+    struct h_run r;
+    const char *p;
+    int calls = -1;
+
+    attack_require_root();
+    cr_assert(eq(int, h_start_gate(&r, &g, argv), 0));
+    /* The program ends itself after at most 20 s of victim calls; mmsgate's exit status is
+     * not the point (the attacker is killed). */
+    (void)h_wait_for(&r, "result ", 60000);
+    p = strstr(r.out, "result ");
+    cr_assert(not(eq(ptr, (void *)p, NULL)), "no result line: %s %s", r.out, r.err);
+    cr_assert(eq(int,
+                 sscanf(p, "result mode=%*s calls=%d p50_us=%lld p99_us=%lld max_us=%lld", &calls,
+                        &p50, &p99, &max),
+                 4));
+    fprintf(stderr, "stall: %s", p);
+    cr_expect(eq(int, calls, 100), "the victim's calls were stuck behind the attacker: %s", p);
+    cr_expect(lt(i64, p99, P99_BOUND_US), "the victim waited for the attacker: %s", p);
+    h_run_done(&r);
+}
+
+static void expect_victim_unhindered(const char *mode)
+{
+    expect_victim_unhindered_bin(ATTACK_STALL_BIN, mode);
+}
+
+Test(stall, huge_vlen_and_iovecs_do_not_delay_another_process, .timeout = 120)
+{
+    expect_victim_unhindered("vlen");
+}
+
+Test(stall, a_page_that_never_faults_in_does_not_delay_another_process, .timeout = 120)
+{
+    expect_victim_unhindered("uffd");
+}
+
+/* A FUSE page holds every reader, a read through /proc/PID/mem included. */
+Test(stall, a_fuse_page_that_never_arrives_does_not_delay_another_process, .timeout = 120)
+{
+    /* Not a CI failure: the userfaultfd variant covers the finding where FUSE is missing. */
+    if (access("/dev/fuse", R_OK | W_OK) < 0)
+        cr_skip_test("no /dev/fuse (fuse module not loaded?)");
+    expect_victim_unhindered("fuse");
+}
+
+/* The broker reads the timeout before it decides: that read must not hold other callers either. */
+Test(stall, a_timeout_on_a_fuse_page_does_not_delay_another_process, .timeout = 120)
+{
+    /* Not a CI failure: the userfaultfd variant covers the finding where FUSE is missing. */
+    if (access("/dev/fuse", R_OK | W_OK) < 0)
+        cr_skip_test("no /dev/fuse (fuse module not loaded?)");
+    expect_victim_unhindered("fuse-timeout");
+}
+
+/* i386 socketcall: the broker reads the argument block (fd, vlen, flags...) before anything
+ * else. */
+Test(stall, a_socketcall_argument_block_on_a_fuse_page_does_not_delay_another_process,
+     .timeout = 120)
+{
+    const char *argv[] = {ATTACK_STALL32_BIN, NULL};
+    struct h_run r;
+    int code = h_native(&r, argv, 20000); /* usage error, exit 2, if i386 programs run */
+
+    h_run_done(&r);
+    if (code == 126 || code == -ENOEXEC)
+        attack_skip("this kernel does not execute i386 programs (IA32 emulation off)");
+    if (access("/dev/fuse", R_OK | W_OK) < 0)
+        cr_skip_test("no /dev/fuse (fuse module not loaded?)");
+    expect_victim_unhindered_bin(ATTACK_STALL32_BIN, "fuse-socketcall");
+}
