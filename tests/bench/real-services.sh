@@ -51,7 +51,7 @@ if [ "$install" = 1 ]; then
         dpkg --add-architecture i386
     fi
     apt-get -o DPkg::Lock::Timeout=900 update -q >/dev/null
-    apt_install dnsperf bind9-dnsutils file
+    apt_install dnsperf bind9-dnsutils file bc
     if [ "$arch" != amd64 ]; then
         apt_install knot:i386
         if [ "$arch" = auto ] && ! can_run_i386; then
