@@ -165,7 +165,7 @@ int mmsg_run(struct mmsg_broker *broker, const struct mmsg_run_options *run, int
     pid_t parent = getpid(), pid;
     ssize_t n;
 
-    r = filter_build(&prog);
+    r = filter_build(run->policy, run->audit_all, &prog);
     if (r < 0)
         return log_error_errno(r, "building the seccomp filter");
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {

@@ -91,7 +91,8 @@ static void help_main(FILE *f)
           "  oci-profile [--listener PATH] [--metadata M]\n"
           "                                     print the seccomp section for a runtime profile\n"
           "  policy default                     print the built-in default policy\n"
-          "  filter                             print the seccomp filter (libseccomp PFC)\n"
+          "  filter [--policy FILE] [--audit-all]  print the seccomp filter run loads: the\n"
+          "                                     policy's decision tree and its BPF\n"
           "\n"
           "  -h, --help       show this help\n"
           "  -V, --version    show the version\n"
@@ -130,6 +131,145 @@ static void help_run(FILE *f)
           f);
 }
 
+static int load_policy(const char *path, struct mmsg_policy **ret)
+{
+    struct mmsg_diags diags = {0};
+    FILE *f;
+    int r;
+
+    if (!path) {
+        const char *text = mmsg_policy_default_json();
+
+        r = mmsg_policy_load_buffer(text, strlen(text), ret, &diags);
+        path = "(built-in default)";
+    } else {
+        f = fopen(path, "re");
+        if (!f)
+            return log_error_errno(-errno, "opening policy \"%s\"", path);
+        r = mmsg_policy_load_file(f, ret, &diags);
+        (void)fclose(f); /* read-only */
+    }
+    if (r == -EINVAL) {
+        for (unsigned i = 0; i < diags.n_diags; i++)
+            fprintf(stderr, "%s:%d:%d: %s%s%s\n", path, diags.diag[i].line, diags.diag[i].column,
+                    diags.diag[i].path, diags.diag[i].path[0] ? ": " : "", diags.diag[i].text);
+        if (diags.n_dropped)
+            fprintf(stderr, "%s: %u more errors not shown\n", path, diags.n_dropped);
+        return r;
+    }
+    if (r < 0)
+        return log_error_errno(r, "loading policy \"%s\"", path);
+    return 0;
+}
+
+/* Where each rule is decided: in the kernel (which verdict, on which routes) or by the broker
+ * (and why), from the compiled tree of `mmsgate run`'s filter without --audit-all. Routes with
+ * the same outcome are listed together. */
+static void print_rule_placement(const struct mmsg_policy *p)
+{
+    struct mmsg_kprog *prog = NULL;
+    struct filter_prog bpf = {0};
+    size_t n_rules = mmsg_policy_n_rules(p);
+
+    if (mmsg_policy_compile(p, 0, &prog) < 0 || filter_build(p, false, &bpf) < 0) {
+        log_error("compiling the policy: out of memory");
+        mmsg_kprog_free(prog);
+        return;
+    }
+    if (bpf.notify_all) {
+        /* The tree is too large for one BPF program: the broker decides everything. */
+        printf("  every rule: broker (the compiled filter would not fit in %d BPF "
+               "instructions)\n",
+               BPF_MAXINSNS);
+        filter_done(&bpf);
+        mmsg_kprog_free(prog);
+        return;
+    }
+    filter_done(&bpf);
+    for (size_t i = 0; i <= n_rules; i++) {
+        int index = i < n_rules ? (int)i : -1;
+        char what[MMSG_SYS_MAX_][96] = {{0}};
+        bool printed[MMSG_SYS_MAX_] = {0}, any = false;
+
+        for (int sys = 0; sys < MMSG_SYS_MAX_; sys++) {
+            size_t end = sys + 1 < MMSG_SYS_MAX_ ? prog->root[sys + 1] : prog->n_nodes;
+            const struct mmsg_knode *leaf = NULL;
+
+            for (size_t k = prog->root[sys]; k < end; k++)
+                if (prog->nodes[k].test == MMSG_KTEST_LEAF && prog->nodes[k].rule_index == index)
+                    leaf = &prog->nodes[k];
+            if (!leaf && prog->nodes[prog->root[sys]].why == MMSG_KWHY_TOO_LARGE)
+                snprintf(what[sys], sizeof(what[sys]), "broker (%s)",
+                         mmsg_kwhy_name(MMSG_KWHY_TOO_LARGE));
+            else if (!leaf)
+                continue; /* the rule cannot match on this route, or an earlier rule hides it */
+            else if (leaf->verdict == MMSG_KVERDICT_NOTIFY)
+                snprintf(what[sys], sizeof(what[sys]), "broker (%s)", mmsg_kwhy_name(leaf->why));
+            else if (leaf->verdict == MMSG_KVERDICT_ERRNO)
+                snprintf(what[sys], sizeof(what[sys]), "kernel errno %s",
+                         mmsg_errno_name(leaf->errno_value) ? mmsg_errno_name(leaf->errno_value)
+                                                            : "?");
+            else
+                snprintf(what[sys], sizeof(what[sys]), "kernel %s",
+                         mmsg_kverdict_name(leaf->verdict));
+        }
+        printf("  %s%s%s:", index >= 0 ? "rule " : "", mmsg_policy_rule_name(p, i),
+               index >= 0 ? "" : " action");
+        for (int sys = 0; sys < MMSG_SYS_MAX_; sys++) {
+            if (printed[sys] || !what[sys][0])
+                continue;
+            printf("%s %s on ", any ? ";" : "", what[sys]);
+            for (int o = sys, first = 1; o < MMSG_SYS_MAX_; o++)
+                if (!printed[o] && strcmp(what[o], what[sys]) == 0) {
+                    printf("%s%s", first ? "" : ", ", mmsg_syscall_name((enum mmsg_syscall)o));
+                    printed[o] = true;
+                    first = 0;
+                }
+            any = true;
+        }
+        if (!any)
+            printf(" never reached (earlier rules decide every call)");
+        putchar('\n');
+    }
+    mmsg_kprog_free(prog);
+}
+
+/* mmsgate filter [--policy FILE] [--audit-all] [--bpf OUTFILE]: the raw BPF is for tests
+ * (tests/programs/probe-recvmmsg.c loads it) and other loaders. */
+static int cmd_filter(int argc, char **argv)
+{
+    struct mmsg_policy *policy = NULL;
+    const char *path = NULL, *bpf_path = NULL;
+    bool audit_all = false;
+    int r;
+
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "--policy") == 0 || strcmp(argv[i], "-p") == 0) && i + 1 < argc) {
+            path = argv[++i];
+        } else if (strcmp(argv[i], "--audit-all") == 0) {
+            audit_all = true;
+        } else if (strcmp(argv[i], "--bpf") == 0 && i + 1 < argc) {
+            bpf_path = argv[++i];
+        } else {
+            fprintf(stderr,
+                    "Usage: mmsgate filter [--policy FILE] [--audit-all] [--bpf OUTFILE]\n");
+            return 2;
+        }
+    }
+    if (load_policy(path, &policy) < 0)
+        return EXIT_BROKER;
+    if (bpf_path)
+        r = filter_write_bpf(policy, audit_all, bpf_path);
+    else
+        r = filter_print(policy, audit_all, stdout);
+    mmsg_policy_free(policy);
+    if (r < 0) {
+        log_error_errno(r, "printing the filter");
+        return EXIT_BROKER;
+    }
+    return 0;
+}
+
 static int cmd_check(int argc, char **argv)
 {
     struct mmsg_policy *p = NULL;
@@ -165,6 +305,7 @@ static int cmd_check(int argc, char **argv)
     }
     printf("%s: valid, %zu rule%s\n", argv[1], mmsg_policy_n_rules(p),
            mmsg_policy_n_rules(p) == 1 ? "" : "s");
+    print_rule_placement(p);
     mmsg_policy_free(p);
     return 0;
 }
@@ -399,6 +540,11 @@ static int cmd_run(int argc, char **argv, enum mode mode)
         goto out;
     }
     ro.argv = argv + optind;
+    /* PROG's filter decides in the kernel what this policy decides from registers alone. */
+    ro.policy = policy;
+    ro.audit_all = bo.audit_all;
+    /* ... so a reload must not change those decisions behind the kernel's back. */
+    policy_store_pin_kernel(store, bo.audit_all);
     r = mmsg_run(broker, &ro, &status);
     if (r == -ENOENT) {
         log_error_errno(r, "\"%s\"", ro.argv[0]);
@@ -613,17 +759,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "Usage: mmsgate policy default\n");
         return 2;
     }
-    if (strcmp(argv[1], "filter") == 0) {
-        int r;
-
-        fflush(stdout);
-        r = filter_export_pfc(STDOUT_FILENO);
-        if (r < 0) {
-            log_error_errno(r, "exporting the filter");
-            return EXIT_BROKER;
-        }
-        return 0;
-    }
+    if (strcmp(argv[1], "filter") == 0)
+        return cmd_filter(argc - 1, argv + 1);
     fprintf(stderr, "mmsgate: unknown command \"%s\"\n\n", argv[1]);
     help_main(stderr);
     return 2;

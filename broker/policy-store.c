@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "internal/macros.h"
+#include "filter.h"
 #include "policy-store.h"
 
 #define LOG_COMPONENT "policy"
@@ -27,7 +28,10 @@ struct entry {
 };
 
 struct policy_store {
-    pthread_mutex_t lock;  /* protects entries, n_entries and every entry's cur/err */
+    pthread_mutex_t lock; /* protects entries, n_entries and every entry's cur/err */
+    /* policy_store_pin_kernel(): the default policy is compiled into a running filter. */
+    bool kernel_pinned;
+    bool kernel_audit_all;
     char dir[PATH_MAX];    /* "" when there is no policy directory */
     struct entry *entries; /* [0] is the default policy */
     size_t n_entries;
@@ -231,6 +235,36 @@ int policy_store_get(struct policy_store *store, const char *name, struct loaded
     return r;
 }
 
+void policy_store_pin_kernel(struct policy_store *store, bool audit_all)
+{
+    store->kernel_audit_all = audit_all;
+    store->kernel_pinned = true;
+}
+
+/* Whether @fresh may replace @cur, the default policy a running filter was compiled from: a
+ * loaded filter cannot be changed, so every call it decides in the kernel must be decided the
+ * same way by @fresh (what it notifies, the broker decides with @fresh anyway). */
+static bool same_kernel_decisions(const struct policy_store *store, const struct mmsg_policy *cur,
+                                  const struct mmsg_policy *fresh)
+{
+    unsigned flags = store->kernel_audit_all ? MMSG_COMPILE_AUDIT_ALL : 0;
+    struct mmsg_kprog *a = NULL, *b = NULL;
+    struct filter_prog loaded = {0};
+    bool same = false;
+
+    /* A tree too large for BPF fell back to notifying everything: nothing to keep. */
+    if (filter_build(cur, store->kernel_audit_all, &loaded) >= 0 && loaded.notify_all)
+        same = true;
+    else if (mmsg_policy_compile(cur, flags, &a) >= 0 &&
+             mmsg_policy_compile(fresh, flags, &b) >= 0 &&
+             mmsg_kprog_kernel_unchanged(a, b, &same) < 0)
+        same = false; /* cannot tell: keep the policy the filter was built from */
+    filter_done(&loaded);
+    mmsg_kprog_free(a);
+    mmsg_kprog_free(b);
+    return same;
+}
+
 int policy_store_reload(struct policy_store *store)
 {
     size_t n;
@@ -244,16 +278,28 @@ int policy_store_reload(struct policy_store *store)
      * is parsed without the lock so callers keep deciding with the current version meanwhile. */
     for (size_t i = 0; i < n; i++) {
         struct entry snapshot;
-        struct loaded_policy *fresh = NULL, *old = NULL;
+        struct loaded_policy *fresh = NULL, *old = NULL, *pinned = NULL;
         bool kept = false;
         int r;
 
         pthread_mutex_lock(&store->lock);
         snapshot = store->entries[i];
+        if (i == 0 && store->kernel_pinned)
+            pinned = loaded_policy_ref(snapshot.cur); /* the version the filter was built from */
         pthread_mutex_unlock(&store->lock);
-        if (!snapshot.path[0])
+        if (!snapshot.path[0]) {
+            loaded_policy_unref(pinned);
             continue; /* the built-in default cannot change */
+        }
         r = load_entry(&snapshot, &fresh);
+        if (r >= 0 && pinned && !same_kernel_decisions(store, pinned->policy, fresh->policy)) {
+            log_error("%s: the new version changes decisions the running programs' seccomp filter "
+                      "makes in the kernel (see mmsgate filter --policy); restart them to apply it",
+                      snapshot.path);
+            fresh = loaded_policy_unref(fresh);
+            r = -EBUSY;
+        }
+        loaded_policy_unref(pinned);
         pthread_mutex_lock(&store->lock);
         if (r >= 0) {
             old = store->entries[i].cur;

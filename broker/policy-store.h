@@ -6,6 +6,7 @@
 #define MMSG_BROKER_POLICY_STORE_H
 
 #include <limits.h>
+#include <stdbool.h>
 
 #include "mmsgate/policy.h"
 
@@ -42,5 +43,11 @@ struct loaded_policy *loaded_policy_unref(struct loaded_policy *p);
  * version (errors logged as FILE:LINE:COL); calls already deciding keep the reference they hold.
  * Return: the number of files that failed to reload (0: all reloaded). */
 int policy_store_reload(struct policy_store *store);
+
+/* The default policy has been compiled into a loaded seccomp filter (mmsgate run, issue 8),
+ * with @audit_all: from now on a reload keeps the current default policy (logged, counted as
+ * failed) when the new version would decide differently a call the filter decides in the
+ * kernel (mmsg_kprog_kernel_unchanged()), since the kernel would go on deciding it the old way. */
+void policy_store_pin_kernel(struct policy_store *store, bool audit_all);
 
 #endif

@@ -369,7 +369,7 @@ static int receive_burst(int fd, unsigned n, const struct options *o, unsigned *
 }
 
 /* Step (b): one read of the socket error queue. MSG_ERRQUEUE never blocks; natively an empty
- * queue gives EAGAIN. mmsgate's default policy denies MSG_ERRQUEUE with EPERM. */
+ * queue gives EAGAIN, and so it does under mmsgate's default policy (which emulates it). */
 static void read_error_queue(int fd, const struct options *o, struct results *res)
 {
     unsigned char buf[PAYLOAD_MAX];

@@ -693,8 +693,20 @@ static void check_action(struct vctx *ctx, json_t *obj, struct policy_rule *rule
     v = json_object_get(obj, "audit");
     if (v) {
         push_key(ctx, "audit");
-        if (expect_type(ctx, v, JSON_TRUE, "a boolean"))
+        if (json_is_string(v) && strcmp(json_string_value(v), "capped") == 0) {
+            /* Emulations whose cap seldom acts (a non-blocking socket under a wait cap) would
+             * flood the audit; "capped" records only the calls the cap actually cut short. */
+            rule->audit = false;
+            rule->audit_if_capped = true;
+        } else if (json_is_string(v)) {
+            char esc[64];
+
+            policy_escape(json_string_value(v), esc, sizeof(esc));
+            error_at(ctx, false, "unknown audit mode \"%s\" (expected true, false or \"capped\")",
+                     esc);
+        } else if (expect_type(ctx, v, JSON_TRUE, "a boolean or \"capped\"")) {
             rule->audit = json_is_true(v);
+        }
         pop(ctx);
     }
 
@@ -706,6 +718,12 @@ static void check_action(struct vctx *ctx, json_t *obj, struct policy_rule *rule
                      mmsg_action_name(rule->action));
         else
             (void)get_int(ctx, v, 0, POLICY_TIMEOUT_CAP_MS_MAX, &rule->timeout_cap_ms);
+        pop(ctx);
+    }
+    if (rule->audit_if_capped && action_ok &&
+        (rule->action != MMSG_ACTION_EMULATE || rule->timeout_cap_ms < 0)) {
+        push_key(ctx, "audit");
+        error_at(ctx, false, "\"audit\": \"capped\" needs action emulate with timeout_cap_ms");
         pop(ctx);
     }
     v = json_object_get(obj, "vlen_cap");

@@ -93,6 +93,11 @@ int mmsg_broker_serve(struct mmsg_broker *broker, pid_t child, int *ret_status);
 struct mmsg_run_options {
     char *const *argv; /* PROG and its arguments */
     bool drop_caps;    /* drop every capability of PROG (libcap) */
+    /* The policy the broker decides with (borrowed; NULL: the filter notifies every call): its
+     * register-only decisions are compiled into PROG's filter. Give the broker's own policy
+     * and audit_all, or the kernel would answer calls the broker's policy decides otherwise. */
+    const struct mmsg_policy *policy;
+    bool audit_all;
 };
 
 /**

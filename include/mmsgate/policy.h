@@ -86,6 +86,10 @@ struct mmsg_decision {
      * a deny, kill or cap is only reported. */
     bool enforce;
     unsigned inputs; /* enum mmsg_input set consulted to reach this decision */
+    /* EMULATE with "audit": "capped": audit this decision only if its timeout cap actually
+     * cut a wait (the deadline passed before the call would have returned). audit is false
+     * then; the enforcement code sets it once the cap has acted. */
+    bool audit_if_capped;
     /* EMULATE caps. */
     int64_t timeout_cap_ms; /* -1: none */
     uint32_t vlen_cap;      /* 0: none */
@@ -166,11 +170,118 @@ size_t mmsg_policy_n_rules(const struct mmsg_policy *policy);
  */
 unsigned mmsg_policy_rule_inputs(const struct mmsg_policy *policy, size_t index);
 
+/** mmsg_policy_rule_name() - the name of rule @index; "default" for an index past the last
+ * rule (the default action). Borrowed from @policy. */
+const char *mmsg_policy_rule_name(const struct mmsg_policy *policy, size_t index);
+
 /** mmsg_policy_drop_caps() - whether the policy asks to drop all capabilities of the child. */
 bool mmsg_policy_drop_caps(const struct mmsg_policy *policy);
 
 /** mmsg_policy_default_json() - the built-in default policy, as JSON text. */
 const char *mmsg_policy_default_json(void);
+
+/* The register-only part of a policy, partially evaluated into a decision tree for the seccomp
+ * filter (issue 8). For each route the tree tests what a BPF program can see (fd, vlen, flags,
+ * whether the timeout pointer is NULL), rule by rule in order, and ends in a leaf: a verdict the
+ * kernel returns itself, or NOTIFY when the broker must decide (the rule needs caller memory,
+ * the socket or the process; the decision must be audited; it is an emulation; or the route's
+ * arguments live in memory, as socketcall's do). */
+enum mmsg_kverdict {
+    MMSG_KVERDICT_ALLOW = 0, /* SECCOMP_RET_ALLOW */
+    MMSG_KVERDICT_ERRNO,     /* SECCOMP_RET_ERRNO(errno_value) */
+    MMSG_KVERDICT_KILL,      /* SECCOMP_RET_KILL_PROCESS */
+    MMSG_KVERDICT_NOTIFY,    /* SECCOMP_RET_USER_NOTIF: the broker evaluates the policy */
+    MMSG_KVERDICT_MAX_,
+};
+
+/* Why a leaf is NOTIFY (MMSG_KWHY_KERNEL for the other verdicts). */
+enum mmsg_kwhy {
+    MMSG_KWHY_KERNEL = 0,
+    MMSG_KWHY_MEMORY_ROUTE, /* socketcall: the arguments are in caller memory */
+    MMSG_KWHY_INPUTS,       /* the rule reads the timeout value, the socket or the process */
+    MMSG_KWHY_AUDIT,        /* the decision is audited (rule, deny/kill default, --audit-all) */
+    MMSG_KWHY_EMULATE,      /* only the broker can emulate */
+    MMSG_KWHY_TOO_LARGE,    /* the tree for this route would exceed MMSG_KNODES_MAX */
+    MMSG_KWHY_MAX_,
+};
+
+enum mmsg_ktest {
+    MMSG_KTEST_LEAF = 0,
+    MMSG_KTEST_FD,           /* lo <= fd <= hi, fd as a signed 32-bit int */
+    MMSG_KTEST_VLEN,         /* lo <= vlen <= hi, unsigned 32-bit */
+    MMSG_KTEST_FLAGS_ANY,    /* (flags & mask) != 0 */
+    MMSG_KTEST_FLAGS_ALL,    /* (flags & mask) == mask */
+    MMSG_KTEST_FLAGS_NONE,   /* (flags & mask) == 0 */
+    MMSG_KTEST_TIMEOUT_NULL, /* the timeout pointer is NULL */
+    MMSG_KTEST_MAX_,
+};
+
+/* One node. Tests go to on_true or on_false, both greater than the node's own index: the tree
+ * only goes forward, as BPF jumps do. Flags are as the evaluator sees them (for the i386 routes
+ * without MSG_CMSG_COMPAT, which the broker strips). */
+struct mmsg_knode {
+    enum mmsg_ktest test;
+    int64_t lo, hi; /* FD (int32 range), VLEN (uint32 range) */
+    uint32_t mask;  /* FLAGS_* */
+    uint32_t on_true, on_false;
+    /* LEAF */
+    enum mmsg_kverdict verdict;
+    enum mmsg_kwhy why;
+    int errno_value; /* ERRNO */
+    int rule_index;  /* the rule whose decision this is; -1 the default; -2 none (route-wide) */
+};
+
+#define MMSG_KNODES_MAX 8192 /* per route; beyond it the route notifies every call */
+
+/* socketcall's tree is built like the others (so it names the rules that may decide there),
+ * but every one of its leaves is NOTIFY (MMSG_KWHY_MEMORY_ROUTE): its tests would read caller
+ * memory, so the filter sends the whole route to the broker. */
+struct mmsg_kprog {
+    uint32_t root[MMSG_SYS_MAX_]; /* each route's first node */
+    size_t n_nodes;
+    struct mmsg_knode *nodes; /* a route's nodes are contiguous, in root order */
+};
+
+#define MMSG_COMPILE_AUDIT_ALL (1u << 0) /* every decision is audited: every leaf notifies */
+
+/**
+ * mmsg_policy_compile() - partially evaluate @policy over register inputs.
+ * @policy: a loaded policy
+ * @flags:  MMSG_COMPILE_* bits
+ * @ret_prog: the tree; free with mmsg_kprog_free()
+ *
+ * Return: 0; -EINVAL (unknown @flags); -ENOMEM.
+ */
+int mmsg_policy_compile(const struct mmsg_policy *policy, unsigned flags,
+                        struct mmsg_kprog **ret_prog);
+
+/** mmsg_kprog_free() - free @prog (NULL is fine). Return: NULL. */
+struct mmsg_kprog *mmsg_kprog_free(struct mmsg_kprog *prog);
+
+/**
+ * mmsg_kprog_decide() - the leaf @prog reaches for one call's register inputs (@flags as the
+ * evaluator sees them). For `mmsgate check` and the tests of the compiler; the filter itself is
+ * BPF generated from the same tree (broker/filter.c).
+ * Return: the leaf; NULL for a route out of range.
+ */
+const struct mmsg_knode *mmsg_kprog_decide(const struct mmsg_kprog *prog, enum mmsg_syscall sys,
+                                           int32_t fd, uint32_t vlen, uint32_t flags,
+                                           bool timeout_null);
+
+/**
+ * mmsg_kprog_kernel_unchanged() - whether every call @old decides in the kernel is decided
+ * identically (same verdict, same errno) in the kernel by @new. Then a filter built from @old may
+ * keep running while the broker decides with @new: whatever @old notifies, the broker evaluates
+ * with the new policy. Exact: it checks every cell of the partition the trees' fd and vlen bounds
+ * and flag masks cut the register space into.
+ * @ret_unchanged: the answer
+ * Return: 0; -E2BIG (too many cells to check: treat as changed); -ENOMEM; -EINVAL.
+ */
+int mmsg_kprog_kernel_unchanged(const struct mmsg_kprog *old, const struct mmsg_kprog *new,
+                                bool *ret_unchanged);
+
+const char *mmsg_kverdict_name(enum mmsg_kverdict verdict); /* "allow", ...; NULL if bad */
+const char *mmsg_kwhy_name(enum mmsg_kwhy why);             /* "audited", ...; NULL if bad */
 
 /* Names, for audit and messages; pure table look-ups. */
 const char *mmsg_syscall_name(enum mmsg_syscall sys);  /* "recvmmsg_time32", ...; NULL if bad */

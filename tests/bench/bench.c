@@ -52,6 +52,8 @@ enum kind {
     K_MM_DENY,
     K_MM_ALLOW,
     K_MM_EMULATE,
+    K_MM_KALLOW,
+    K_MM_KDENY,
     N_KINDS
 };
 
@@ -63,12 +65,19 @@ static const char *const kind_name[N_KINDS] = {
     [K_MM_DENY] = "mmsgate deny EAGAIN",
     [K_MM_ALLOW] = "mmsgate allow (CONTINUE)",
     [K_MM_EMULATE] = "mmsgate emulate",
+    [K_MM_KALLOW] = "mmsgate kernel allow",
+    [K_MM_KDENY] = "mmsgate kernel deny EAGAIN",
 };
 
 static const char *const policy_json[N_KINDS] = {
     [K_MM_DENY] = "{\"version\":1,\"default\":{\"action\":\"deny\",\"errno\":\"EAGAIN\"}}\n",
-    [K_MM_ALLOW] = "{\"version\":1,\"default\":{\"action\":\"allow\"}}\n",
+    /* "audit": true keeps this allow in the broker (CONTINUE): without it the filter answers. */
+    [K_MM_ALLOW] = "{\"version\":1,\"default\":{\"action\":\"allow\",\"audit\":true}}\n",
     [K_MM_EMULATE] = "{\"version\":1,\"default\":{\"action\":\"emulate\"}}\n",
+    /* Register-only and not audited: compiled into the filter (issue 8), no notification. */
+    [K_MM_KALLOW] = "{\"version\":1,\"default\":{\"action\":\"allow\"}}\n",
+    [K_MM_KDENY] =
+        "{\"version\":1,\"default\":{\"action\":\"deny\",\"errno\":\"EAGAIN\",\"audit\":false}}\n",
 };
 
 struct route {
@@ -279,7 +288,9 @@ static void noreturn_child(enum kind k, int out, int sock, char **loop_argv)
         break;
     case K_MM_DENY:
     case K_MM_ALLOW:
-    case K_MM_EMULATE: {
+    case K_MM_EMULATE:
+    case K_MM_KALLOW:
+    case K_MM_KDENY: {
         static char a0[] = "mmsgate", a1[] = "run", a2[] = "--policy", a4[] = "--";
         char *argv[32] = {a0, a1, a2, policy_path[k], a4};
         unsigned i = 5;
@@ -392,7 +403,8 @@ static int run_case(const struct route *rt, int mode, enum kind k, int place, un
     if (r == 0)
         r = parse(out, res);
     if (r == 0) {
-        bool consumes = mode == M_QUEUED && (k == K_BARE || k == K_MM_ALLOW || k == K_MM_EMULATE);
+        bool consumes = mode == M_QUEUED &&
+                        (k == K_BARE || k == K_MM_ALLOW || k == K_MM_EMULATE || k == K_MM_KALLOW);
         unsigned long total = res->calls * runs;
 
         res->done = true;
@@ -558,7 +570,7 @@ int main(int argc, char **argv)
         perror("bench: mkdtemp");
         return 1;
     }
-    for (int k = K_MM_DENY; k <= K_MM_EMULATE; k++) {
+    for (int k = K_MM_DENY; k <= K_MM_KDENY; k++) {
         snprintf(policy_path[k], sizeof(policy_path[k]), "%s/%d.json", dir, k);
         f = fopen(policy_path[k], "we");
         if (!f || fputs(policy_json[k], f) < 0 || fclose(f) != 0) {
@@ -590,7 +602,8 @@ int main(int argc, char **argv)
             for (int k = 0; k < N_KINDS; k++) {
                 for (int pl = 0; pl < N_PLACES; pl++) {
                     /* No wakeups without a supervisor: placement matters only for notify. */
-                    if (pl != P_PINNED && (k == K_BARE || k == K_ERRNO))
+                    if (pl != P_PINNED &&
+                        (k == K_BARE || k == K_ERRNO || k == K_MM_KALLOW || k == K_MM_KDENY))
                         continue;
                     if (pl == P_SPLIT && split_cpu < 0)
                         continue; /* one CPU: nothing to split across */
@@ -605,7 +618,7 @@ int main(int argc, char **argv)
     }
     (void)sched_setaffinity(0, sizeof(set_free), &set_free); /* restore; nothing left to run */
     print_table(runs);
-    for (int k = K_MM_DENY; k <= K_MM_EMULATE; k++)
+    for (int k = K_MM_DENY; k <= K_MM_KDENY; k++)
         (void)unlink(policy_path[k]); /* our own temp files */
     (void)rmdir(dir);
     printf("total wall time %.1f s\n", now_s() - t0);

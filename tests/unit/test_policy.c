@@ -151,8 +151,10 @@ static const struct eval_case eval_cases[] = {
      CALL(.timeout = 0x2000, .timeout_known = true, .timeout_nsec = 1), 0, TPTR | TVAL},
     {"over with unread value", DENY_IF("{'timeout': {'over_ms': 0}}"),
      CALL(.timeout = 0x2000, .timeout_sec = 5), -1, TPTR | TVAL},
+    /* issue 8: a NULL pointer fails over_ms/under_ms on the register alone. */
     {"over with NULL pointer", DENY_IF("{'timeout': {'over_ms': 0}}"),
-     CALL(.timeout_known = true, .timeout_sec = 5), -1, TPTR | TVAL},
+     CALL(.timeout_known = true, .timeout_sec = 5), -1, TPTR},
+    {"under with NULL pointer", DENY_IF("{'timeout': {'under_ms': 5}}"), CALL(), -1, TPTR},
     {"over huge sec no overflow", DENY_IF("{'timeout': {'over_ms': 1000}}"),
      CALL(.timeout = 0x2000, .timeout_known = true, .timeout_sec = INT64_MAX,
           .timeout_nsec = 999999999),
@@ -354,6 +356,26 @@ Test(policy_eval, default_decision_carries_its_keys)
     mmsg_policy_free(p);
 }
 
+/* issue 8: knotd's recvmmsg_time64(fd, v, 10, MSG_DONTWAIT, NULL) under a policy with an
+ * over_ms rule was decided "allow" with TIMEOUT_VALUE among its inputs, so the broker emulated
+ * it although it read no caller memory. The allow must rest on registers alone. */
+Test(policy_eval, null_timeout_allow_rests_on_registers)
+{
+    struct mmsg_policy *p = NULL;
+    struct mmsg_decision d;
+    struct mmsg_call knotd = CALL(.vlen = 10, .flags = 0x40);
+
+    cr_assert(eq(int,
+                 test_load(POLICY("{'name': 'cap-long-waits', 'match': {'timeout': {'over_ms': "
+                                  "1000}}, 'action': 'emulate', 'timeout_cap_ms': 1000}"),
+                           &p, NULL),
+                 0));
+    mmsg_policy_evaluate(p, &knotd, &d);
+    cr_expect(eq(int, d.action, MMSG_ACTION_ALLOW));
+    cr_expect(eq(u32, d.inputs & ~(unsigned)MMSG_INPUT_REGISTERS, 0));
+    mmsg_policy_free(p);
+}
+
 Test(policy_api, inputs_union_and_per_rule)
 {
     struct mmsg_policy *p = NULL;
@@ -380,49 +402,63 @@ Test(policy_api, free_null)
     cr_expect(eq(ptr, mmsg_policy_free(NULL), NULL));
 }
 
+/* issues 8 and 10: what real services do must neither cost a broker round trip (knotd's
+ * MSG_DONTWAIT batches) nor be denied or audited for nothing (chronyd's error queue and its
+ * flags-0 calls on O_NONBLOCK sockets), while a call that may block is still bounded. */
 Test(policy_default, validates_and_decides)
 {
     const char *text = mmsg_policy_default_json();
     struct mmsg_policy *p = NULL;
     struct mmsg_diags diags;
     struct mmsg_decision d;
+    struct mmsg_call knotd = CALL(.vlen = 10, .flags = 0x40);
+    struct mmsg_call dontwait_timeout = CALL(.flags = 0x40, .timeout = 0x2000);
     struct mmsg_call errq = CALL(.flags = 0x2000);
-    struct mmsg_call unbounded = CALL();
-    struct mmsg_call unbounded_nonblock = CALL(.flags = 0x40);
+    struct mmsg_call errq_dontwait = CALL(.flags = 0x2000 | 0x40);
+    struct mmsg_call chronyd = CALL();
     struct mmsg_call long_wait = CALL(.timeout = 0x2000, .timeout_known = true, .timeout_sec = 2);
     struct mmsg_call short_wait =
         CALL(.timeout = 0x2000, .timeout_known = true, .timeout_nsec = 500000000);
 
     cr_assert(eq(int, mmsg_policy_load_buffer(text, strlen(text), &p, &diags), 0));
-    cr_expect(eq(sz, mmsg_policy_n_rules(p), 3));
+    cr_expect(eq(sz, mmsg_policy_n_rules(p), 2));
     cr_expect(eq(int, mmsg_policy_drop_caps(p), 0));
-    cr_expect(eq(u32, mmsg_policy_inputs(p), FLG | TPTR | TVAL));
+    /* Registers only: the broker never needs to read a timeout, a socket or /proc. */
+    cr_expect(eq(u32, mmsg_policy_inputs(p), FLG));
 
-    mmsg_policy_evaluate(p, &errq, &d);
-    cr_expect(eq(int, d.action, MMSG_ACTION_DENY));
-    cr_expect(eq(int, d.errno_value, EPERM));
-    cr_expect(eq(str, (char *)d.rule_name, "no-errqueue"));
-    cr_expect(eq(int, d.audit, 1));
-
-    mmsg_policy_evaluate(p, &unbounded, &d);
-    cr_expect(eq(int, d.action, MMSG_ACTION_EMULATE));
-    cr_expect(eq(str, (char *)d.rule_name, "cap-unbounded-waits"));
-    cr_expect(eq(i64, d.timeout_cap_ms, 1000));
-    cr_expect(eq(int, d.audit, 1));
-    cr_expect(eq(u32, d.inputs, FLG | TPTR));
-
-    mmsg_policy_evaluate(p, &unbounded_nonblock, &d);
+    mmsg_policy_evaluate(p, &knotd, &d);
     cr_expect(eq(int, d.action, MMSG_ACTION_ALLOW));
-    cr_expect(eq(int, d.rule_index, -1));
+    cr_expect(eq(str, (char *)d.rule_name, "nonblocking-calls"));
+    cr_expect(eq(int, d.audit, 0));
+    cr_expect(eq(u32, d.inputs, FLG));
+
+    mmsg_policy_evaluate(p, &dontwait_timeout, &d);
+    cr_expect(eq(int, d.action, MMSG_ACTION_ALLOW));
+    cr_expect(eq(u32, d.inputs, FLG));
+
+    mmsg_policy_evaluate(p, &errq_dontwait, &d);
+    cr_expect(eq(int, d.action, MMSG_ACTION_ALLOW));
+
+    /* The error queue is never denied: a denied readable error queue makes chronyd spin. */
+    mmsg_policy_evaluate(p, &errq, &d);
+    cr_expect(eq(int, d.action, MMSG_ACTION_EMULATE));
+    cr_expect(eq(int, d.audit, 0));
+
+    mmsg_policy_evaluate(p, &chronyd, &d);
+    cr_expect(eq(int, d.action, MMSG_ACTION_EMULATE));
+    cr_expect(eq(str, (char *)d.rule_name, "cap-waits"));
+    cr_expect(eq(i64, d.timeout_cap_ms, 1000));
+    cr_expect(eq(int, d.audit, 0));
+    cr_expect(eq(int, d.audit_if_capped, 1));
 
     mmsg_policy_evaluate(p, &long_wait, &d);
-    cr_expect(eq(str, (char *)d.rule_name, "cap-long-waits"));
+    cr_expect(eq(str, (char *)d.rule_name, "cap-waits"));
     cr_expect(eq(i64, d.timeout_cap_ms, 1000));
 
+    /* A short timeout does not bound the wait for the first datagram: capped too. */
     mmsg_policy_evaluate(p, &short_wait, &d);
-    cr_expect(eq(int, d.action, MMSG_ACTION_ALLOW));
-    cr_expect(eq(int, d.audit, 0));
-    cr_expect(eq(u32, d.inputs, FLG | TPTR | TVAL));
+    cr_expect(eq(int, d.action, MMSG_ACTION_EMULATE));
+    cr_expect(eq(i64, d.timeout_cap_ms, 1000));
     mmsg_policy_free(p);
 }
 
@@ -434,7 +470,7 @@ Test(policy_load, file_reads_whole_stream)
 
     cr_assert(ne(ptr, f, NULL));
     cr_expect(eq(int, mmsg_policy_load_file(f, &p, NULL), 0));
-    cr_expect(eq(sz, mmsg_policy_n_rules(p), 3));
+    cr_expect(eq(sz, mmsg_policy_n_rules(p), 2));
     mmsg_policy_free(p);
     fclose(f);
 }
@@ -536,7 +572,13 @@ static const struct error_case error_cases[] = {
     {POLICY("@{'name': 'r', 'action': 'deny'}"), "rules[0]",
      "missing required key \"errno\" (action deny needs an errno name)"},
     {RULE("'action': 'kill', 'audit': @'yes'"), "rules[0].audit",
-     "expected a boolean, got a string"},
+     "unknown audit mode \"yes\" (expected true, false or \"capped\")"},
+    {RULE("'action': 'kill', 'audit': @3"), "rules[0].audit",
+     "expected a boolean or \"capped\", got an integer"},
+    {RULE("'action': 'allow', 'audit': @'capped'"), "rules[0].audit",
+     "\"audit\": \"capped\" needs action emulate with timeout_cap_ms"},
+    {RULE("'action': 'emulate', 'vlen_cap': 2, 'audit': @'capped'"), "rules[0].audit",
+     "\"audit\": \"capped\" needs action emulate with timeout_cap_ms"},
     {RULE("'action': 'deny', 'errno': 'EPERM', 'timeout_cap_ms': @5"), "rules[0].timeout_cap_ms",
      "\"timeout_cap_ms\" is only for action emulate, not deny"},
     {RULE("'action': 'allow', 'vlen_cap': @5"), "rules[0].vlen_cap",
