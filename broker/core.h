@@ -53,6 +53,7 @@ struct job {
     bool decoded, decided;
     bool not_enforced; /* complain mode: the decision is audited, the call proceeds */
     bool may_wait;     /* false: run inline, a call that would wait goes to the pool */
+    bool capped;       /* the emulation's cap ended a wait */
     int sockfd;        /* our duplicate, or -errno */
     struct mmsg_decision decision;
     struct emu_caps caps;

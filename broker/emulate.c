@@ -162,6 +162,7 @@ struct emu_run {
     uint64_t cap_ns; /* the policy's cap, 0: none */
     struct timeval rcvtimeo;
     bool nonblock, has_rcvtimeo, peek_ok;
+    bool capped; /* the cap's deadline ended a wait */
     struct stat st;
 };
 
@@ -273,6 +274,8 @@ static ssize_t receive(struct remote *r, const struct emu_call *c, struct emu_ru
         if (x->use_peek)
             pthread_mutex_unlock(mirror_sock_lock(&run->st));
         err = wait_readable(r, s, run->sockfd, run->flags, deadline, run->has_rcvtimeo);
+        if (err == -EAGAIN && run->cap_ns && deadline == run->cap_ns)
+            run->capped = true;
         if (x->use_peek)
             pthread_mutex_lock(mirror_sock_lock(&run->st));
         if (err < 0) {
@@ -355,13 +358,17 @@ static int complete_entry(struct remote *r, const struct emu_call *c, struct emu
 
 int64_t emu_recvmmsg(struct remote *r, const struct emu_call *c, int sockfd,
                      const struct emu_caps *caps, uint64_t start_ns, bool may_wait,
-                     struct emu_scratch *s)
+                     struct emu_scratch *s, bool *ret_capped)
 {
     struct emu_run run;
     wide_ns rem_ns = 0;
     int64_t datagrams = 0;
     int err;
 
+    /* net/socket.c SYSCALL_DEFINE5(recvmmsg): a native caller may not pass MSG_CMSG_COMPAT;
+     * refused before anything else (the compat entry strips it instead, decode.c). */
+    if (!c->compat && (c->flags & MSG_CMSG_COMPAT_))
+        return -EINVAL;
     /* net/socket.c __sys_recvmmsg(): the timeout is checked before the fd. */
     if (c->timeout_err)
         return c->timeout_err;
@@ -383,6 +390,8 @@ int64_t emu_recvmmsg(struct remote *r, const struct emu_call *c, int sockfd,
     if (recvmmsg(sockfd, NULL, 0, (int)(run.flags & ~MSG_WAITFORONE), NULL) < 0)
         return -errno;
 
+    if (ret_capped)
+        *ret_capped = false;
     while ((uint32_t)datagrams < run.vlen) {
         struct emu_entry x;
         ssize_t n;
@@ -417,6 +426,8 @@ int64_t emu_recvmmsg(struct remote *r, const struct emu_call *c, int sockfd,
             break;
     }
 
+    if (ret_capped)
+        *ret_capped = run.capped;
     if (datagrams == 0)
         return err;
     /* An error after entry 0 is not returned (rule 14). A decoding error of a later entry was

@@ -69,6 +69,8 @@ void emu_scratch_done(struct emu_scratch *s);
  * @may_wait: whether this thread may block waiting for datagrams; when false, a call that
  *            would have to wait returns -EMU_WOULD_WAIT having taken nothing from the socket
  * @s:        this thread's scratch buffers
+ * @ret_capped: set when the cap's deadline (not the caller's timeout nor SO_RCVTIMEO) ended a
+ *            wait; may be NULL
  *
  * Return: the count the caller's call returns (>= 0), or the negative errno it fails with,
  * -ERESTARTSYS_ when a signal for the caller interrupted the wait before any datagram (the
@@ -78,7 +80,7 @@ void emu_scratch_done(struct emu_scratch *s);
  */
 int64_t emu_recvmmsg(struct remote *r, const struct emu_call *c, int sockfd,
                      const struct emu_caps *caps, uint64_t start_ns, bool may_wait,
-                     struct emu_scratch *s);
+                     struct emu_scratch *s, bool *ret_capped);
 
 uint64_t emu_now_ns(void);
 

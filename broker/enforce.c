@@ -35,7 +35,11 @@ static int64_t emulate(struct job *j, struct emu_scratch *s, const char **ret_en
         *ret_enforcement = "errno";
         return -EAGAIN;
     }
-    ret = emu_recvmmsg(&j->remote, &j->call, j->sockfd, &j->caps, j->start_ns, j->may_wait, s);
+    ret = emu_recvmmsg(&j->remote, &j->call, j->sockfd, &j->caps, j->start_ns, j->may_wait, s,
+                       &j->capped);
+    /* "audit": "capped": the record is written only when the cap actually acted. */
+    if (j->capped && j->decision.audit_if_capped)
+        j->decision.audit = true;
     if (ret == -EMU_STOPPED) {
         /* The broker is going away: fail closed the way a closed listener would. */
         *ret_enforcement = "errno";

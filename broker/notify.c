@@ -211,6 +211,8 @@ void notify_handle(struct mmsg_broker *b, struct job *j, struct emu_scratch *s)
     ret = enforce_decision(b, j, s, &enforcement);
     if (ret == -EMU_WOULD_WAIT)
         goto hand_off; /* inline, it would have to wait: nothing was taken, a worker waits */
+    if (audited(b, j))
+        inputs_identity(b, j); /* audited only now ("capped"): the call is still pending */
     goto answer;
 
 fail:

@@ -106,6 +106,15 @@ void pool_mark_staller(struct pool *p, pid_t tid)
     pthread_mutex_unlock(&p->lock);
 }
 
+/* The queue of @tgid, or NULL. Locked. */
+static struct proc_queue *pq_find(struct pool *p, pid_t tgid)
+{
+    for (struct proc_queue *q = p->hash[hash_tgid(tgid)]; q; q = q->next_hash)
+        if (q->tgid == tgid)
+            return q;
+    return NULL;
+}
+
 static struct proc_queue *pq_get(struct pool *p, pid_t tgid)
 {
     struct proc_queue **slot = &p->hash[hash_tgid(tgid)], *q;
@@ -233,18 +242,22 @@ static void grow(struct pool *p)
 static bool interrupted(int listener, uint64_t id, pid_t tid)
 {
     struct remote probe;
+    int pending;
 
     /* remote_signal_pending() checks ID_VALID after reading: a reused tid cannot lend us its
      * signals, and a caller that is gone reads as -ESRCH (dropped). */
     remote_init(&probe, listener, id, tid);
-    return remote_signal_pending(&probe) != 0;
+    pending = remote_signal_pending(&probe);
+    /* A caller that is gone is dropped (its answer would fail with ENOENT anyway); a failure
+     * of our own (EMFILE reading /proc) says nothing about the caller: keep it queued. */
+    return pending > 0 || pending == -ESRCH;
 }
 
 #define WATCH_BATCH 256
 
 struct watched {
     struct job *j;
-    struct proc_queue *q;
+    pid_t tgid; /* its queue is looked up again under the lock: it may be gone by then */
     int listener;
     uint64_t id;
     pid_t tid;
@@ -292,18 +305,20 @@ static void watch_once(struct pool *p)
     for (unsigned i = 0; i < PQ_BUCKETS && n < WATCH_BATCH; i++)
         for (struct proc_queue *q = p->hash[i]; q && n < WATCH_BATCH; q = q->next_hash)
             for (struct job *j = q->head; j && n < WATCH_BATCH; j = j->next)
-                w[n++] = (struct watched){j, q, j->listener, j->id, j->tid};
+                w[n++] = (struct watched){j, q->tgid, j->listener, j->id, j->tid};
     pthread_mutex_unlock(&p->lock);
 
     for (unsigned i = 0; i < n; i++) {
+        struct proc_queue *q;
         bool taken;
 
         if (!interrupted(w[i].listener, w[i].id, w[i].tid))
             continue;
         pthread_mutex_lock(&p->lock);
-        taken = unqueue(p, w[i].q, w[i].j, w[i].id);
+        q = pq_find(p, w[i].tgid);
+        taken = q && unqueue(p, q, w[i].j, w[i].id);
         if (taken)
-            pq_put(p, w[i].q);
+            pq_put(p, q);
         pthread_mutex_unlock(&p->lock);
         if (!taken)
             continue; /* a worker took it meanwhile: it watches for signals itself */

@@ -25,13 +25,25 @@ esac
 "$root/scripts/deps.sh"
 cmake -S "$root" -B "$build" >/dev/null
 # Only what the demo runs: a half-written test elsewhere in the tree must not stop it.
-cmake --build "$build" --parallel "$(nproc)" --target mmsgate udp-receiver32 >/dev/null
+cmake --build "$build" --parallel "$(nproc)" --target mmsgate udp-receiver32 udp-receiver64 >/dev/null
+
+# The service is i386. A kernel with IA32 emulation switched off cannot execute it (ENOEXEC,
+# exit status 126): then the same service built for x86_64 shows the decisions on route 299.
+service=build/examples/udp-receiver32
+probe=0
+"$build/examples/udp-receiver32" --help >/dev/null 2>&1 || probe=$?
+if ((probe == 126)); then
+    echo "note: this kernel does not run i386 programs (IA32 emulation is off); running the"
+    echo "      x86_64 build of the same service instead (build/examples/udp-receiver64)"
+    echo
+    service=build/examples/udp-receiver64
+fi
 
 stderr_log=$(mktemp)
 trap 'rm -f "$stderr_log"' EXIT
 
 cd "$root"
-echo "== build/broker/mmsgate run ${mmsgate_args[*]:+${mmsgate_args[*]} }--audit - -- build/examples/udp-receiver32"
+echo "== build/broker/mmsgate run ${mmsgate_args[*]:+${mmsgate_args[*]} }--audit - -- $service"
 echo "   (stdout: the service; stderr: audit JSON lines and any diagnostics)"
 echo
 # stderr is shown as it happens and kept for the table.
@@ -40,7 +52,7 @@ tee_pid=$!
 status=0
 # `|| status=$?` keeps set -e from ending the script before the table when the service (or the
 # broker) fails.
-build/broker/mmsgate run "${mmsgate_args[@]}" --audit - -- build/examples/udp-receiver32 \
+build/broker/mmsgate run "${mmsgate_args[@]}" --audit - -- "$service" \
     2>&"$tee_fd" || status=$?
 exec {tee_fd}>&-
 wait "$tee_pid" || true # let tee finish writing before the table reads the file

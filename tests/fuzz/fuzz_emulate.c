@@ -80,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         caps.vlen_cap = 2;
     if (h.caps & 2)
         caps.clear_flags = MSG_PEEK;
-    (void)emu_recvmmsg(&r, &c, sv[0], &caps, emu_now_ns(), false, &scratch);
+    (void)emu_recvmmsg(&r, &c, sv[0], &caps, emu_now_ns(), false, &scratch, NULL);
     close(sv[0]);
     close(sv[1]);
     close(memfd);

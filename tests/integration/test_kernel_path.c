@@ -199,7 +199,7 @@ static char *read_text(const char *path)
 }
 
 struct counts {
-    size_t kernel, broker, mismatches, skipped_emulator;
+    size_t kernel, broker, mismatches;
 };
 
 /* One policy (@path NULL: the built-in default) on one route. */
@@ -294,16 +294,6 @@ static void check_policy_route(const char *path, const struct route_case *rc,
         bool ok;
 
         mmsg_policy_evaluate(p, &c, &d);
-        /* Known emulator deviation (reported with issue 8): the kernel refuses MSG_CMSG_COMPAT
-         * from a 64-bit caller with EINVAL before anything else (net/socket.c
-         * __sys_recvmmsg()), broker/emulate.c does not yet. Such calls are still checked above
-         * wherever the kernel decides them; here only where the broker does not emulate. */
-        if (!rc->compat && (c.flags & 0x80000000u) &&
-            (d.action == MMSG_ACTION_EMULATE ||
-             (d.action == MMSG_ACTION_ALLOW && (d.inputs & ~(unsigned)MMSG_INPUT_REGISTERS)))) {
-            cnt->skipped_emulator++;
-            continue;
-        }
         /* Complain mode: audited, never enforced; the call runs as if allowed. */
         switch (d.enforce ? d.action : MMSG_ACTION_ALLOW) {
         case MMSG_ACTION_DENY:
@@ -392,9 +382,8 @@ static void check_routes(const struct route_case *routes, size_t n_routes)
     if (routes[0].sys != MMSG_SYS_SOCKETCALL)
         cr_expect(gt(sz, cnt.kernel, 0));
     cr_expect(eq(sz, cnt.mismatches, 0), "%zu mismatches (first 10 shown)", cnt.mismatches);
-    cr_log_info("kernel_path: %zu calls decided in the kernel, %zu by the broker, %zu emulated "
-                "MSG_CMSG_COMPAT calls not compared",
-                cnt.kernel, cnt.broker, cnt.skipped_emulator);
+    cr_log_info("kernel_path: %zu calls decided in the kernel, %zu by the broker", cnt.kernel,
+                cnt.broker);
 }
 
 Test(kernel_path, x86_64_matches_the_evaluator, .timeout = 900)
