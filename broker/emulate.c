@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* recvmmsg emulation: the kernel's do_recvmmsg() loop (net/socket.c) replayed in the broker on
- * its duplicate of the caller's socket, with the caller's user memory read and written through
- * remote.c in the kernel's order. See ../shared/spec/recvmmsg-compat.md, cited as "spec N". */
+ * its duplicate of the caller's socket; the caller's memory is read and written by uabi.c and
+ * cmsg.c in the kernel's order, receipts that must leave socket state go through mirror.c.
+ * Rules cited as "rule N" are in docs/recvmmsg-compat.md. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -14,23 +15,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmsg.h"
 #include "emulate.h"
 #include "internal/macros.h"
 #include "kernel.h"
+#include "mirror.h"
+#include "uabi.h"
 
 /* While a blocking emulation waits, it looks for signals aimed at the caller this often: the
- * filter uses WAIT_KILLABLE_RECV, so the kernel leaves that to us (spec 29). */
+ * filter uses WAIT_KILLABLE_RECV, so the kernel leaves that to us (rule 29). */
 #define SIGNAL_POLL_MS 20
 #define TRAP_PAGE 4096u
-
-#ifndef SO_TIMESTAMP_OLD
-#define SO_TIMESTAMP_OLD 29
-#define SO_TIMESTAMPNS_OLD 35
-#define SO_TIMESTAMPING_OLD 37
-#endif
-#ifndef SCM_PIDFD
-#define SCM_PIDFD 0x04
-#endif
 
 uint64_t emu_now_ns(void)
 {
@@ -81,327 +76,11 @@ void emu_scratch_done(struct emu_scratch *s)
     *s = (struct emu_scratch){0};
 }
 
-int emu_read_timeout(const struct remote *r, struct emu_call *c)
-{
-    int64_t sec, nsec;
-    int err;
-
-    c->timeout_err = 0;
-    c->timeout_read = true;
-    if (!c->timeout)
-        return 0;
-    if (c->sys == MMSG_SYS_RECVMMSG_TIME32 || c->sys == MMSG_SYS_SOCKETCALL) {
-        struct old_timespec32 t;
-
-        err = remote_read(r, c->timeout, &t, sizeof(t));
-        sec = t.tv_sec;
-        nsec = t.tv_nsec;
-    } else {
-        struct kernel_timespec64 t;
-
-        err = remote_read(r, c->timeout, &t, sizeof(t));
-        sec = t.tv_sec;
-        /* kernel/time/time.c get_timespec64(): a compat caller's upper half is ignored. */
-        nsec = c->compat ? (int64_t)(uint32_t)t.tv_nsec : t.tv_nsec;
-    }
-    if (err < 0) {
-        c->timeout_err = err == -ESRCH ? -ESRCH : -EFAULT;
-        return c->timeout_err;
-    }
-    c->timeout_ts.tv_sec = sec;
-    c->timeout_ts.tv_nsec = nsec;
-    /* fs/select.c poll_select_set_timeout(): timespec64_valid() */
-    if (sec < 0 || nsec < 0 || nsec >= 1000000000)
-        c->timeout_err = -EINVAL;
-    return c->timeout_err;
-}
-
-/* One decoded user mmsghdr. */
-struct entry {
-    uint64_t hdr; /* user address of entry i */
-    uint64_t name;
-    int32_t namelen; /* clamped to SOCKADDR_STORAGE_SIZE_ */
-    uint64_t control;
-    uint64_t controllen;
-    size_t n_iov; /* in s->riov */
-    size_t total; /* bytes the iovecs describe, capped at MAX_RW_COUNT_ */
-};
-
-static size_t hdr_stride(const struct emu_call *c)
-{
-    return c->compat ? sizeof(struct compat_mmsghdr) : sizeof(struct native_mmsghdr);
-}
-
-/* The kernel's iovec import (lib/iov_iter.c __import_iovec / copy_compat_iovec_from_user):
- * elements are taken in order; the first negative length is EINVAL, the first unreadable
- * element EFAULT. */
-static int read_iovecs(const struct remote *r, const struct emu_call *c, uint64_t addr,
-                       size_t n_iov, struct iovec *riov, size_t *ret_total)
-{
-    size_t total = 0;
-
-    for (size_t i = 0; i < n_iov; i++) {
-        uint64_t base, len;
-        int err;
-
-        if (c->compat) {
-            struct compat_iovec v;
-
-            err = remote_read(r, addr + i * sizeof(v), &v, sizeof(v));
-            if (err < 0)
-                return err == -ESRCH ? err : -EFAULT;
-            if ((int32_t)v.iov_len < 0)
-                return -EINVAL;
-            base = v.iov_base;
-            len = v.iov_len;
-        } else {
-            struct native_iovec v;
-
-            err = remote_read(r, addr + i * sizeof(v), &v, sizeof(v));
-            if (err < 0)
-                return err == -ESRCH ? err : -EFAULT;
-            if ((int64_t)v.iov_len < 0)
-                return -EINVAL;
-            base = v.iov_base;
-            len = v.iov_len;
-        }
-        if (len > MAX_RW_COUNT_ - total)
-            len = MAX_RW_COUNT_ - total;
-        total += len;
-        riov[i] = (struct iovec){.iov_base = (void *)(uintptr_t)base, .iov_len = len};
-    }
-    *ret_total = total;
-    return 0;
-}
-
-/* net/compat.c __get_compat_msghdr() / net/socket.c copy_msghdr_from_user(), for entry @i. */
-static int read_entry(const struct remote *r, const struct emu_call *c, uint32_t i,
-                      struct iovec *riov, struct entry *ret)
-{
-    struct entry e = {.hdr = c->mmsg + (uint64_t)i * hdr_stride(c)};
-    uint64_t iov, iovlen;
-    int err;
-
-    if (c->compat) {
-        struct compat_msghdr h;
-
-        err = remote_read(r, e.hdr, &h, sizeof(h));
-        if (err < 0)
-            return err == -ESRCH ? err : -EFAULT;
-        e.name = h.msg_name;
-        e.namelen = h.msg_namelen;
-        iov = h.msg_iov;
-        iovlen = h.msg_iovlen;
-        e.control = h.msg_control;
-        e.controllen = h.msg_controllen;
-    } else {
-        struct native_msghdr h;
-
-        err = remote_read(r, e.hdr, &h, sizeof(h));
-        if (err < 0)
-            return err == -ESRCH ? err : -EFAULT;
-        e.name = h.msg_name;
-        e.namelen = h.msg_namelen;
-        iov = h.msg_iov;
-        iovlen = h.msg_iovlen;
-        e.control = h.msg_control;
-        e.controllen = h.msg_controllen;
-    }
-    if (!e.name)
-        e.namelen = 0;
-    else if (e.namelen < 0)
-        return -EINVAL;
-    if (e.namelen > SOCKADDR_STORAGE_SIZE_)
-        e.namelen = SOCKADDR_STORAGE_SIZE_;
-    if (iovlen > UIO_MAXIOV_)
-        return -EMSGSIZE;
-    e.n_iov = (size_t)iovlen;
-    err = read_iovecs(r, c, iov, e.n_iov, riov, &e.total);
-    if (err < 0)
-        return err;
-    *ret = e;
-    return 0;
-}
-
-/* Re-emitting control messages in the caller's layout: net/compat.c put_cmsg_compat() and
- * scm_detach_fds_compat(), net/core/scm.c put_cmsg() and scm_detach_fds() (spec 19-21). Each
- * message is written straight to the caller, header and payload only, so alignment padding keeps
- * the caller's bytes, as in the kernel. A faulting write is ignored there: the message is not
- * counted and the cursor does not move. */
-struct cmsg_out {
-    const struct remote *r;
-    bool compat;
-    bool cloexec;
-    bool any;       /* the caller supplied a control buffer */
-    uint64_t uaddr; /* the caller's msg_control */
-    char *buf;      /* one message being built (s->ucontrol) */
-    size_t cap;     /* the caller's msg_controllen, bounded by EMU_CONTROL_MAX */
-    size_t used;
-    uint32_t flags; /* MSG_CTRUNC to add */
-};
-
-static size_t cmsg_hdr_len(const struct cmsg_out *o)
-{
-    return o->compat ? sizeof(struct compat_cmsghdr) : sizeof(struct cmsghdr);
-}
-
-static size_t cmsg_align(const struct cmsg_out *o, size_t len)
-{
-    return o->compat ? COMPAT_CMSG_ALIGN(len) : CMSG_ALIGN(len);
-}
-
-static void cmsg_put_header(struct cmsg_out *o, size_t cmsg_len, int level, int type)
-{
-    if (o->compat) {
-        struct compat_cmsghdr h = {(uint32_t)cmsg_len, level, type};
-        memcpy(o->buf, &h, sizeof(h));
-    } else {
-        struct cmsghdr h = {.cmsg_len = cmsg_len, .cmsg_level = level, .cmsg_type = type};
-        memcpy(o->buf, &h, sizeof(h));
-    }
-}
-
-static void cmsg_put(struct cmsg_out *o, int level, int type, const void *data, size_t len)
-{
-    size_t rem = o->cap - o->used, hl = cmsg_hdr_len(o), cmlen, step;
-
-    if (!o->any || rem < hl) {
-        o->flags |= MSG_CTRUNC;
-        return;
-    }
-    cmlen = hl + len;
-    if (cmlen > rem) {
-        o->flags |= MSG_CTRUNC; /* set before the copy, fault or not */
-        cmlen = rem;
-    }
-    cmsg_put_header(o, cmlen, level, type);
-    memcpy(o->buf + hl, data, cmlen - hl);
-    if (remote_write(o->r, o->uaddr + o->used, o->buf, cmlen) < 0)
-        return;
-    step = hl + cmsg_align(o, len);
-    o->used += step < rem ? step : rem;
-}
-
-/* SCM_RIGHTS: install as many fds as fit, in order, stopping at the first failure; drop the
- * rest (closing our copies) and flag MSG_CTRUNC, exactly like scm_detach_fds_compat(). The
- * kernel's receive_fd() stores the number before it installs the file, so a slot that cannot be
- * written installs nothing: the broker rewrites the slot's own bytes first to find out, and only
- * then installs the fd with ADDFD and stores its number. */
-static void cmsg_put_fds(struct cmsg_out *o, const int *fds, size_t n_fds)
-{
-    size_t rem = o->cap - o->used, hl = cmsg_hdr_len(o), fdmax, i = 0, cmlen;
-
-    fdmax = (o->any && rem > hl) ? (rem - hl) / sizeof(int) : 0;
-    for (; i < n_fds && i < fdmax; i++) {
-        uint64_t slot = o->uaddr + o->used + hl + i * sizeof(int);
-        int old, nfd;
-
-        if (remote_read(o->r, slot, &old, sizeof(old)) < 0 ||
-            remote_write(o->r, slot, &old, sizeof(old)) < 0)
-            break;
-        nfd = kernel_notif_addfd(o->r->listener, o->r->id, fds[i], o->cloexec);
-        if (nfd < 0)
-            break;
-        /* A fault now (the caller unmapped the slot meanwhile) leaves the fd installed, as a
-         * fault writing the header does in the kernel. */
-        (void)remote_write(o->r, slot, &nfd, sizeof(nfd));
-    }
-    if (i > 0) {
-        cmlen = hl + i * sizeof(int);
-        cmsg_put_header(o, cmlen, SOL_SOCKET, SCM_RIGHTS);
-        if (remote_write(o->r, o->uaddr + o->used, o->buf, hl) >= 0) {
-            cmlen = hl + cmsg_align(o, i * sizeof(int));
-            o->used += cmlen < rem ? cmlen : rem;
-        }
-    }
-    if (i < n_fds || (n_fds && fdmax == 0))
-        o->flags |= MSG_CTRUNC;
-}
-
-/* Translate the native control messages of one received datagram (in s->control) into the
- * caller's layout. Our own copies of passed fds are always closed. */
-static void cmsg_translate(struct cmsg_out *o, struct msghdr *nm)
-{
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(nm); cm; cm = CMSG_NXTHDR(nm, cm)) {
-        const unsigned char *data = CMSG_DATA(cm);
-        size_t len = cm->cmsg_len - CMSG_LEN(0);
-
-        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-            size_t n = len / sizeof(int);
-            int fds[SCM_MAX_FD_];
-
-            if (n > SCM_MAX_FD_)
-                n = SCM_MAX_FD_;
-            memcpy(fds, data, n * sizeof(int));
-            cmsg_put_fds(o, fds, n);
-            for (size_t i = 0; i < n; i++)
-                (void)close(fds[i]); /* our copy; the caller got its own through ADDFD */
-            continue;
-        }
-        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_PIDFD && len == sizeof(int)) {
-            int pfd, nfd;
-
-            /* net/core/scm.c scm_pidfd_recv(): needs room for the whole message. */
-            memcpy(&pfd, data, sizeof(int));
-            if (o->any && o->cap - o->used >= cmsg_hdr_len(o) + sizeof(int) &&
-                (nfd = kernel_notif_addfd(o->r->listener, o->r->id, pfd, o->cloexec)) >= 0)
-                cmsg_put(o, SOL_SOCKET, SCM_PIDFD, &nfd, sizeof(nfd));
-            else
-                o->flags |= MSG_CTRUNC;
-            (void)close(pfd);
-            continue;
-        }
-        if (o->compat && cm->cmsg_level == SOL_SOCKET) {
-            /* net/compat.c put_cmsg_compat(): the three old time layouts shrink to 32 bits. */
-            if (cm->cmsg_type == SO_TIMESTAMP_OLD && len == sizeof(struct timeval)) {
-                struct timeval tv;
-                struct old_timeval32 t32;
-
-                memcpy(&tv, data, sizeof(tv));
-                t32 = (struct old_timeval32){(int32_t)tv.tv_sec, (int32_t)tv.tv_usec};
-                cmsg_put(o, SOL_SOCKET, cm->cmsg_type, &t32, sizeof(t32));
-                continue;
-            }
-            if ((cm->cmsg_type == SO_TIMESTAMPNS_OLD || cm->cmsg_type == SO_TIMESTAMPING_OLD) &&
-                len % sizeof(struct timespec) == 0 && len <= 3 * sizeof(struct timespec)) {
-                struct old_timespec32 t32[3];
-                size_t n = len / sizeof(struct timespec);
-
-                for (size_t i = 0; i < n; i++) {
-                    struct timespec ts;
-
-                    memcpy(&ts, data + i * sizeof(ts), sizeof(ts));
-                    t32[i] = (struct old_timespec32){(int32_t)ts.tv_sec, (int32_t)ts.tv_nsec};
-                }
-                cmsg_put(o, SOL_SOCKET, cm->cmsg_type, t32, n * sizeof(t32[0]));
-                continue;
-            }
-        }
-        cmsg_put(o, cm->cmsg_level, cm->cmsg_type, data, len);
-    }
-}
-
-/* Close fds the kernel passed us for a datagram we could not deliver. */
-static void close_passed_fds(struct msghdr *nm)
-{
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(nm); cm; cm = CMSG_NXTHDR(nm, cm)) {
-        if (cm->cmsg_level != SOL_SOCKET ||
-            (cm->cmsg_type != SCM_RIGHTS && cm->cmsg_type != SCM_PIDFD))
-            continue;
-        for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-            int fd;
-
-            memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-            (void)close(fd);
-        }
-    }
-}
-
 /* The wait before entry i, when the socket has nothing: until readable, the cap deadline, the
- * SO_RCVTIMEO deadline, or a signal for the caller. Return: 0 readable (maybe); -EAGAIN timed
- * out; -ERESTARTSYS_ / -EINTR interrupted; -errno. */
-static int wait_readable(const struct remote *r, int sockfd, uint32_t flags, uint64_t deadline_ns,
-                         bool has_rcvtimeo)
+ * SO_RCVTIMEO deadline, a signal for the caller or the broker's shutdown. Return: 0 readable
+ * (maybe); -EAGAIN timed out; -ERESTARTSYS_ / -EINTR interrupted; -EMU_STOPPED; -errno. */
+static int wait_readable(struct remote *r, const struct emu_scratch *s, int sockfd, uint32_t flags,
+                         uint64_t deadline_ns, bool has_rcvtimeo)
 {
     for (;;) {
         struct pollfd p = {.fd = sockfd,
@@ -410,6 +89,8 @@ static int wait_readable(const struct remote *r, int sockfd, uint32_t flags, uin
         int64_t slice_ms;
         int n, pending;
 
+        if (s->stop && *s->stop)
+            return -EMU_STOPPED;
         if (deadline_ns && now >= deadline_ns)
             return -EAGAIN;
         slice_ms = SIGNAL_POLL_MS;
@@ -427,7 +108,7 @@ static int wait_readable(const struct remote *r, int sockfd, uint32_t flags, uin
         }
         pending = remote_signal_pending(r);
         if (pending < 0)
-            return pending;
+            return pending == -ESRCH ? -ENOENT : pending;
         /* include/net/sock.h sock_intr_errno(): EINTR when SO_RCVTIMEO is set, else
          * ERESTARTSYS, which the kernel turns into a restart or EINTR per SA_RESTART. */
         if (pending > 0)
@@ -437,253 +118,84 @@ static int wait_readable(const struct remote *r, int sockfd, uint32_t flags, uin
     }
 }
 
-/* Write the results of one received datagram (net/socket.c ____sys_recvmsg order: payload and
- * control, then name and namelen, msg_flags, msg_controllen; msg_len is the caller's). */
-static int deliver(const struct remote *r, const struct emu_call *c, const struct entry *e,
-                   struct emu_scratch *s, struct msghdr *nm, ssize_t n, struct cmsg_out *co)
+/* Nanoseconds on CLOCK_MONOTONIC, wide enough for a deadline of TIME64_MAX seconds. */
+typedef __int128 wide_ns;
+
+#define TIME64_MAX_ INT64_MAX
+
+/* kernel/time/time.c timespec64_add_safe(): @a + @sec.@nsec, or {TIME64_MAX, 0} when the sum
+ * would overflow, so a timeout of {TIME_MAX, 999999999} never wraps into the past. */
+static wide_ns add_safe(uint64_t a_ns, int64_t sec, int64_t nsec)
 {
-    size_t copied = (size_t)n < e->total ? (size_t)n : e->total;
-    uint32_t uflags;
-    int err;
+    int64_t a_sec = (int64_t)(a_ns / 1000000000u);
 
-    if (copied > EMU_PAYLOAD_MAX)
-        copied = EMU_PAYLOAD_MAX;
-    err = remote_writev(r, s->payload, copied, s->riov, e->n_iov);
-    if (err < 0)
-        goto fault;
-    cmsg_translate(co, nm);
-    if (e->name) {
-        /* net/socket.c move_addr_to_user(): the caller's namelen is read again here. */
-        int32_t ulen;
-        uint64_t ulen_addr = e->hdr + offsetof(struct compat_msghdr, msg_namelen);
-
-        if (!c->compat)
-            ulen_addr = e->hdr + offsetof(struct native_msghdr, msg_namelen);
-        err = remote_read(r, ulen_addr, &ulen, sizeof(ulen));
-        if (err < 0)
-            return -EFAULT;
-        /* Linux 6.18 move_addr_to_user(): clamp, store the full length (if the caller's was not
-         * negative), then copy the address. */
-        if (ulen > (int32_t)nm->msg_namelen)
-            ulen = (int32_t)nm->msg_namelen;
-        if (ulen >= 0) {
-            int32_t klen = (int32_t)nm->msg_namelen;
-
-            err = remote_write(r, ulen_addr, &klen, sizeof(klen));
-            if (err < 0)
-                return -EFAULT;
-        }
-        if (ulen < 0)
-            return -EINVAL;
-        if (ulen > 0) {
-            err = remote_write(r, e->name, nm->msg_name, (size_t)ulen);
-            if (err < 0)
-                return -EFAULT;
-        }
-    }
-    uflags = ((uint32_t)nm->msg_flags & ~(uint32_t)MSG_CMSG_CLOEXEC) | co->flags |
-             (c->flags & MSG_CMSG_CLOEXEC);
-    if (c->compat) {
-        uint32_t cl = (uint32_t)co->used, len = (uint32_t)n;
-
-        err = remote_write(r, e->hdr + offsetof(struct compat_msghdr, msg_flags), &uflags, 4);
-        if (err >= 0)
-            err = remote_write(r, e->hdr + offsetof(struct compat_msghdr, msg_controllen), &cl, 4);
-        if (err >= 0)
-            err = remote_write(r, e->hdr + offsetof(struct compat_mmsghdr, msg_len), &len, 4);
-    } else {
-        uint64_t cl = co->used;
-        uint32_t len = (uint32_t)n;
-
-        err = remote_write(r, e->hdr + offsetof(struct native_msghdr, msg_flags), &uflags, 4);
-        if (err >= 0)
-            err = remote_write(r, e->hdr + offsetof(struct native_msghdr, msg_controllen), &cl, 8);
-        if (err >= 0)
-            err = remote_write(r, e->hdr + offsetof(struct native_mmsghdr, msg_len), &len, 4);
-    }
-    return err < 0 ? -EFAULT : 0;
-fault:
-    close_passed_fds(nm);
-    return err == -ESRCH ? err : -EFAULT;
+    if (sec > TIME64_MAX_ - a_sec - 1)
+        return (wide_ns)TIME64_MAX_ * 1000000000;
+    return (wide_ns)a_ns + (wide_ns)sec * 1000000000 + nsec;
 }
 
-static int write_timeout(const struct remote *r, const struct emu_call *c, uint64_t rem_ns)
+/* The time left until @end_ns, never negative. */
+static wide_ns left_ns(wide_ns end_ns)
 {
-    int64_t sec = (int64_t)(rem_ns / 1000000000u), nsec = (int64_t)(rem_ns % 1000000000u);
+    wide_ns now = emu_now_ns();
 
-    /* kernel/time/time.c put_old_timespec32(): seconds truncated to 32 bits. */
-    if (c->sys == MMSG_SYS_RECVMMSG_TIME32 || c->sys == MMSG_SYS_SOCKETCALL) {
-        struct old_timespec32 t = {(int32_t)sec, (int32_t)nsec};
-        return remote_write(r, c->timeout, &t, sizeof(t));
-    }
-    struct kernel_timespec64 t = {sec, nsec};
-    return remote_write(r, c->timeout, &t, sizeof(t));
-}
-
-/* Receive one datagram for entry k when entry k+1 is known to fail decoding with @next_err.
- *
- * The kernel would receive entry k, fail on entry k+1, return k+1 and store the error as the
- * socket's pending error (spec 14), which user space cannot set. So the broker asks its own
- * kernel to do exactly that on the shared socket: a native two-entry recvmmsg whose first entry is
- * the broker's buffers and whose second fails the same way (an unreadable header for EFAULT, a
- * negative namelen for EINVAL, iovlen 1025 for EMSGSIZE). @rem, if not NULL, is the caller's
- * remaining timeout: when it runs out after entry k, the kernel stops before entry k+1 as it
- * would have for the caller. Return: bytes of entry k's datagram (@nm updated like recvmsg());
- * -errno (no datagram was taken, nothing was stored). */
-static ssize_t recv_mirrored(int sockfd, struct msghdr *nm, int next_err, int nflags,
-                             const struct timespec *rem, struct emu_scratch *s)
-{
-    char *page_end = s->trap + TRAP_PAGE;
-    struct mmsghdr *v;
-    struct timespec t;
-    int n;
-
-    v = (struct mmsghdr *)(page_end - (next_err == -EFAULT ? 1 : 2) * sizeof(*v));
-    v[0] = (struct mmsghdr){.msg_hdr = *nm};
-    if (next_err != -EFAULT) {
-        v[1] = (struct mmsghdr){0};
-        if (next_err == -EMSGSIZE) {
-            v[1].msg_hdr.msg_iovlen = UIO_MAXIOV_ + 1;
-        } else {
-            /* net/socket.c copy_msghdr_from_user(): a named message with namelen < 0. */
-            v[1].msg_hdr.msg_name = v;
-            v[1].msg_hdr.msg_namelen = (socklen_t)-1;
-        }
-    }
-    if (rem)
-        t = *rem;
-    n = recvmmsg(sockfd, v, 2, nflags, rem ? &t : NULL);
-    if (n < 0)
-        return -errno;
-    *nm = v[0].msg_hdr;
-    return (ssize_t)v[0].msg_len;
-}
-
-/* Emulations that peek and then take a datagram (take_entry()) hold their socket's lock across
- * both, so two broker threads serving the same socket never peek the same datagram. Striped by
- * inode: unrelated sockets rarely share a stripe, and a shared one only serialises briefly. */
-#define SOCK_LOCKS 64
-static pthread_mutex_t sock_locks[SOCK_LOCKS] = {[0 ... SOCK_LOCKS - 1] =
-                                                     PTHREAD_MUTEX_INITIALIZER};
-
-static pthread_mutex_t *sock_lock(const struct stat *st)
-{
-    return &sock_locks[(st->st_ino ^ st->st_dev) % SOCK_LOCKS];
-}
-
-/* The fields the kernel derives from one datagram, for comparing a peeked one with a taken one.
- * Control messages are left out: fd numbers differ between two receipts of the same message. */
-static bool same_datagram(const struct msghdr *a, ssize_t na, const struct msghdr *b, ssize_t nb)
-{
-    size_t len = (size_t)na < a->msg_iov[0].iov_len ? (size_t)na : a->msg_iov[0].iov_len;
-
-    return na == nb && a->msg_namelen == b->msg_namelen &&
-           memcmp(a->msg_name, b->msg_name, a->msg_namelen) == 0 &&
-           memcmp(a->msg_iov[0].iov_base, b->msg_iov[0].iov_base, len) == 0 &&
-           ((a->msg_flags ^ b->msg_flags) & ~MSG_CTRUNC) == 0;
+    return now < end_ns ? end_ns - now : 0;
 }
 
 /* The caller's remaining timeout as a timespec in @buf, or NULL when it has none. */
-static const struct timespec *remaining(const struct emu_call *c, uint64_t end_ns,
+static const struct timespec *remaining(const struct emu_call *c, wide_ns end_ns,
                                         struct timespec *buf)
 {
-    uint64_t now = emu_now_ns(), left = now < end_ns ? end_ns - now : 0;
+    wide_ns left = left_ns(end_ns);
 
     if (!c->timeout)
         return NULL;
-    *buf = (struct timespec){(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
+    *buf = (struct timespec){(time_t)(left / 1000000000), (long)(left % 1000000000)};
     return buf;
 }
 
-/* Take the datagram entry @e was just given from a peek (@pm, @pn), now that writing it to the
- * caller returned @deliver_err. The take leaves on the socket what the kernel would have: the
- * delivery's fault, else the next entry's decoding error (@next_err), through recv_mirrored().
- * If a reader outside the broker took the peeked datagram meanwhile, the one taken instead is
- * delivered; if none is left, the entry is not counted. Return: @deliver_err, or the result of
- * delivering a different datagram; 1 when nothing was taken. Called with the socket's lock. */
-static int take_entry(const struct remote *r, const struct emu_call *c, const struct entry *e,
-                      struct emu_scratch *s, int sockfd, int nflags, int deliver_err, int next_err,
-                      const struct timespec *rem, const struct msghdr *pm, ssize_t pn,
-                      struct cmsg_out *co)
-{
-    struct sockaddr_storage addr;
-    struct msghdr tm = {
-        .msg_name = &addr,
-        .msg_namelen = sizeof(addr),
-        .msg_iov = &(struct iovec){s->payload2, pm->msg_iov[0].iov_len},
-        .msg_iovlen = 1,
-        .msg_control = pm->msg_control ? s->control2 : NULL,
-        .msg_controllen = pm->msg_control ? pm->msg_controllen : 0,
-    };
-    int take_err = deliver_err < 0 ? deliver_err : next_err, err = deliver_err;
-    ssize_t tn;
-
-    if (deliver_err == -ESRCH)
-        return deliver_err;
-    if (take_err < 0) {
-        tn = recv_mirrored(sockfd, &tm, take_err, nflags, rem, s);
-    } else {
-        tn = recvmsg(sockfd, &tm, nflags);
-        if (tn < 0)
-            tn = -errno;
-    }
-    if (tn < 0)
-        return 1;
-    if (deliver_err >= 0 && !same_datagram(pm, pn, &tm, tn)) {
-        struct cmsg_out again = *co;
-
-        again.used = 0;
-        again.flags = 0;
-        err = deliver(r, c, e, s, &tm, tn, &again);
-        *co = again;
-    } else {
-        close_passed_fds(&tm);
-    }
-    return err;
-}
-
-int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockfd,
-                     const struct emu_caps *caps, uint64_t start_ns, bool may_wait,
-                     struct emu_scratch *s)
-{
-    uint32_t flags = c->flags & ~caps->clear_flags, vlen = c->vlen;
-    uint64_t end_ns = 0, cap_ns = 0, rem_ns = 0;
-    struct timeval rcvtimeo = {0};
-    socklen_t optlen = sizeof(rcvtimeo);
+/* What one call needs to know of its socket and its deadlines, fixed before entry 0. */
+struct emu_run {
+    int sockfd; /* our duplicate of the caller's fd */
+    uint32_t flags, vlen;
+    wide_ns end_ns;  /* the caller's timeout; meaningless without one */
+    uint64_t cap_ns; /* the policy's cap, 0: none */
+    struct timeval rcvtimeo;
     bool nonblock, has_rcvtimeo, peek_ok;
-    int64_t datagrams = 0;
-    int peek_off = -1;
     struct stat st;
-    int err = 0, fl;
+};
 
-    /* net/socket.c __sys_recvmmsg(): the timeout is checked before the fd. */
-    if (c->timeout_err)
-        return c->timeout_err;
-    if (sockfd < 0)
-        return sockfd;
-    if (fstat(sockfd, &st) < 0)
+/* Socket facts from our duplicate (same open file): O_NONBLOCK, SO_RCVTIMEO, SO_PEEK_OFF live
+ * on the shared open file / socket. Return: 0; -ENOTSOCK; -errno. */
+static int prepare(const struct emu_call *c, int sockfd, const struct emu_caps *caps,
+                   uint64_t start_ns, struct emu_run *run)
+{
+    socklen_t optlen = sizeof(run->rcvtimeo);
+    int peek_off = -1, fl;
+
+    *run =
+        (struct emu_run){.sockfd = sockfd, .flags = c->flags & ~caps->clear_flags, .vlen = c->vlen};
+    if (fstat(sockfd, &run->st) < 0)
         return -errno;
-    if (!S_ISSOCK(st.st_mode))
+    if (!S_ISSOCK(run->st.st_mode))
         return -ENOTSOCK;
-    if (caps->vlen_cap && vlen > caps->vlen_cap)
-        vlen = caps->vlen_cap;
+    if (caps->vlen_cap && run->vlen > caps->vlen_cap)
+        run->vlen = caps->vlen_cap;
     if (c->timeout)
-        end_ns = start_ns + (uint64_t)c->timeout_ts.tv_sec * 1000000000u +
-                 (uint64_t)c->timeout_ts.tv_nsec;
+        run->end_ns = add_safe(start_ns, c->timeout_ts.tv_sec, c->timeout_ts.tv_nsec);
     if (caps->timeout_cap_ms >= 0)
-        cap_ns = start_ns + (uint64_t)caps->timeout_cap_ms * 1000000u;
-
-    /* O_NONBLOCK and SO_RCVTIMEO live on the shared open file / socket: read them from ours. */
+        run->cap_ns = start_ns + (uint64_t)caps->timeout_cap_ms * 1000000u;
     fl = fcntl(sockfd, F_GETFL);
     if (fl < 0)
         return -errno;
-    if (getsockopt(sockfd, SOL_SOCKET, SO_RCVTIMEO, &rcvtimeo, &optlen) < 0)
+    if (getsockopt(sockfd, SOL_SOCKET, SO_RCVTIMEO, &run->rcvtimeo, &optlen) < 0)
         return -errno;
-    has_rcvtimeo = rcvtimeo.tv_sec || rcvtimeo.tv_usec;
+    run->has_rcvtimeo = run->rcvtimeo.tv_sec || run->rcvtimeo.tv_usec;
     optlen = sizeof(peek_off);
-    peek_ok = getsockopt(sockfd, SOL_SOCKET, SO_PEEK_OFF, &peek_off, &optlen) < 0 || peek_off < 0;
-    nonblock = (flags & MSG_DONTWAIT) || (fl & O_NONBLOCK);
-    if (flags & MSG_ERRQUEUE) {
+    run->peek_ok =
+        getsockopt(sockfd, SOL_SOCKET, SO_PEEK_OFF, &peek_off, &optlen) < 0 || peek_off < 0;
+    run->nonblock = (run->flags & MSG_DONTWAIT) || (fl & O_NONBLOCK);
+    if (run->flags & MSG_ERRQUEUE) {
         int family = 0;
         socklen_t flen = sizeof(family);
 
@@ -691,171 +203,226 @@ int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockf
          * error queue is read without ever waiting. */
         if (getsockopt(sockfd, SOL_SOCKET, SO_DOMAIN, &family, &flen) == 0 &&
             (family == AF_INET || family == AF_INET6))
-            nonblock = true;
+            run->nonblock = true;
     }
+    return 0;
+}
+
+/* One entry's receipt state. */
+struct emu_entry {
+    struct uabi_entry e;
+    struct sockaddr_storage addr;
+    struct msghdr nm;
+    struct iovec niov;
+    struct cmsg_out co;
+    size_t ncontrol;
+    int next_err, nflags;
+    bool use_peek;
+};
+
+/* Receive the datagram for entry @x into @x->nm (waiting if the call may), peeked when
+ * @x->use_peek: then the socket's lock is held from the peek until complete_entry() has taken
+ * it, so two broker threads serving one socket never peek the same datagram. Return: bytes
+ * (lock held if peeked); -errno (lock not held). */
+static ssize_t receive(struct remote *r, const struct emu_call *c, struct emu_run *run,
+                       struct emu_entry *x, bool may_wait, struct emu_scratch *s)
+{
+    uint64_t entry_start = emu_now_ns();
+    struct timespec rem;
+    ssize_t n;
+    int err;
+
+    if (x->use_peek)
+        pthread_mutex_lock(mirror_sock_lock(&run->st));
+    for (;;) {
+        uint64_t deadline = run->cap_ns;
+
+        x->nm = (struct msghdr){
+            .msg_name = &x->addr,
+            .msg_namelen = sizeof(x->addr),
+            .msg_iov = &x->niov,
+            .msg_iovlen = 1,
+            .msg_control = x->ncontrol ? s->control : NULL,
+            .msg_controllen = x->ncontrol,
+        };
+        x->nflags = (int)((run->flags & ~MSG_WAITFORONE) | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (x->use_peek) {
+            n = recvmsg(run->sockfd, &x->nm, x->nflags | MSG_PEEK);
+            n = n < 0 ? -errno : n;
+        } else if (x->next_err < 0) {
+            n = mirror_recv(run->sockfd, &x->nm, x->next_err, x->nflags,
+                            remaining(c, run->end_ns, &rem), s);
+        } else {
+            n = recvmsg(run->sockfd, &x->nm, x->nflags);
+            n = n < 0 ? -errno : n;
+        }
+        if (n >= 0)
+            return n;
+        if (n != -EAGAIN || run->nonblock)
+            break;
+        if (!may_wait) {
+            n = -EMU_WOULD_WAIT; /* only reachable at entry 0: nothing was taken yet */
+            break;
+        }
+        if (run->has_rcvtimeo) {
+            uint64_t t = entry_start + (uint64_t)run->rcvtimeo.tv_sec * 1000000000u +
+                         (uint64_t)run->rcvtimeo.tv_usec * 1000u;
+            if (!deadline || t < deadline)
+                deadline = t;
+        }
+        if (x->use_peek)
+            pthread_mutex_unlock(mirror_sock_lock(&run->st));
+        err = wait_readable(r, s, run->sockfd, run->flags, deadline, run->has_rcvtimeo);
+        if (x->use_peek)
+            pthread_mutex_lock(mirror_sock_lock(&run->st));
+        if (err < 0) {
+            n = err;
+            break;
+        }
+    }
+    if (x->use_peek)
+        pthread_mutex_unlock(mirror_sock_lock(&run->st));
+    return n;
+}
+
+/* Decode entry @k (and probe entry k+1, whose decoding error the kernel would meet next) into
+ * @x. Return: 0; -errno of entry @k's decoding. */
+static int decode_entry(struct remote *r, const struct emu_call *c, const struct emu_run *run,
+                        uint32_t k, struct emu_entry *x, struct emu_scratch *s)
+{
+    int err;
+
+    *x = (struct emu_entry){0};
+    err = uabi_read_entry(r, c, k, s->riov, s->raw_iov, &x->e);
+    if (err < 0)
+        return err;
+    x->co = (struct cmsg_out){
+        .r = r,
+        .compat = c->compat,
+        .cloexec = run->flags & MSG_CMSG_CLOEXEC,
+        .any = x->e.control != 0,
+        .uaddr = x->e.control,
+        .buf = s->ucontrol,
+        .cap = x->e.controllen < EMU_CONTROL_MAX ? (size_t)x->e.controllen : EMU_CONTROL_MAX,
+    };
+    /* A native buffer that cannot truncate what the caller's could hold (rule 24). */
+    if (x->e.control && x->e.controllen) {
+        x->ncontrol = 2 * x->co.cap + 64;
+        if (x->ncontrol > EMU_CONTROL_MAX)
+            x->ncontrol = EMU_CONTROL_MAX;
+    }
+    /* Reading entry k+1 early is invisible to the caller (our reads never fault it), and it is
+     * read again, lazily, if it is reached. */
+    if (k + 1 < run->vlen) {
+        struct uabi_entry next;
+
+        x->next_err = uabi_read_entry(r, c, k + 1, s->riov_probe, s->raw_iov, &next);
+    }
+    /* Entries after the first are peeked, written to the caller and only then taken: a fault
+     * writing them must leave EFAULT on the socket (rules 14-15), which the take can do
+     * (mirror_recv()) only while the datagram is still queued. Not with the caller's own
+     * MSG_PEEK (nothing is taken anyway) nor with SO_PEEK_OFF (peeking moves it). */
+    x->use_peek = k > 0 && !(run->flags & MSG_PEEK) && run->peek_ok;
+    x->niov =
+        (struct iovec){s->payload, x->e.total < EMU_PAYLOAD_MAX ? x->e.total : EMU_PAYLOAD_MAX};
+    return 0;
+}
+
+/* Write entry @k's datagram (@n bytes, in @x) to the caller and, for a peeked one, take it and
+ * drop the socket's lock. Return: 0; 1 (the datagram was gone: the entry does not count);
+ * -errno (the entry failed). */
+static int complete_entry(struct remote *r, const struct emu_call *c, struct emu_run *run,
+                          uint32_t k, struct emu_entry *x, ssize_t n, struct emu_scratch *s)
+{
+    struct timespec rem;
+    int err;
+
+    err = uabi_deliver(r, c, &x->e, s->riov, &x->nm, n, &x->co);
+    if (x->use_peek) {
+        err = mirror_take(r, c, &x->e, s, run->sockfd, x->nflags, err, x->next_err,
+                          remaining(c, run->end_ns, &rem), &x->nm, n, &x->co);
+        pthread_mutex_unlock(mirror_sock_lock(&run->st));
+    } else if (err < 0 && k > 0 && (run->flags & MSG_PEEK)) {
+        /* The caller's own peek: nothing is taken, but a fault after entry 0 is stored (rule
+         * 14): the broker peeks again through the mirror to make its kernel store it. */
+        struct msghdr pm = x->nm;
+
+        if (mirror_recv(run->sockfd, &pm, err, x->nflags, NULL, s) >= 0)
+            cmsg_close_passed_fds(&pm);
+    }
+    return err;
+}
+
+int64_t emu_recvmmsg(struct remote *r, const struct emu_call *c, int sockfd,
+                     const struct emu_caps *caps, uint64_t start_ns, bool may_wait,
+                     struct emu_scratch *s)
+{
+    struct emu_run run;
+    wide_ns rem_ns = 0;
+    int64_t datagrams = 0;
+    int err;
+
+    /* net/socket.c __sys_recvmmsg(): the timeout is checked before the fd. */
+    if (c->timeout_err)
+        return c->timeout_err;
+    if (sockfd < 0)
+        return sockfd;
+    err = prepare(c, sockfd, caps, start_ns, &run);
+    if (err < 0)
+        return err;
     /* Without a context of its own (may_wait false) the call may only wait before entry 0,
      * where giving up takes nothing from the socket: after that it must never block. */
-    if (!may_wait && !nonblock && !(flags & MSG_WAITFORONE) && vlen > 1)
+    if (!may_wait && !run.nonblock && !(run.flags & MSG_WAITFORONE) && run.vlen > 1)
         return -EMU_WOULD_WAIT;
-
     /* A job may have waited in the queue: a caller that died meanwhile must not consume the
      * pending error or a datagram. */
     if (may_wait && remote_check(r) < 0)
         return -ENOENT;
-
-    /* do_recvmmsg() fetches and clears a pending socket error before the first entry, even
-     * for vlen 0: a native call with vlen 0 on our duplicate (same open file) does exactly
-     * that. */
-    if (recvmmsg(sockfd, NULL, 0, (int)(flags & ~MSG_WAITFORONE), NULL) < 0)
+    /* do_recvmmsg() fetches and clears a pending socket error before the first entry, even for
+     * vlen 0: a native call with vlen 0 on our duplicate (same open file) does exactly that. */
+    if (recvmmsg(sockfd, NULL, 0, (int)(run.flags & ~MSG_WAITFORONE), NULL) < 0)
         return -errno;
 
-    while ((uint32_t)datagrams < vlen) {
-        struct sockaddr_storage addr;
-        struct entry e;
-        struct msghdr nm;
-        struct cmsg_out co;
-        uint64_t entry_start = emu_now_ns();
-        size_t ncontrol = 0;
-        int next_err, nflags;
-        struct timespec rem;
-        struct iovec niov;
-        bool use_peek;
+    while ((uint32_t)datagrams < run.vlen) {
+        struct emu_entry x;
         ssize_t n;
 
-        err = read_entry(r, c, (uint32_t)datagrams, s->riov, &e);
+        err = decode_entry(r, c, &run, (uint32_t)datagrams, &x, s);
         if (err < 0)
             break;
-        co = (struct cmsg_out){
-            .r = r,
-            .compat = c->compat,
-            .cloexec = flags & MSG_CMSG_CLOEXEC,
-            .any = e.control != 0,
-            .uaddr = e.control,
-            .buf = s->ucontrol,
-            .cap = e.controllen < EMU_CONTROL_MAX ? (size_t)e.controllen : EMU_CONTROL_MAX,
-        };
-        /* A native buffer that cannot truncate what the caller's could hold (spec 24). */
-        if (e.control && e.controllen) {
-            ncontrol = 2 * co.cap + 64;
-            if (ncontrol > EMU_CONTROL_MAX)
-                ncontrol = EMU_CONTROL_MAX;
-        }
-        /* Will the entry after this one fail to decode? Reading it early is invisible to the
-         * caller (our reads never fault it), and it is read again, lazily, if it is reached. */
-        next_err = 0;
-        if ((uint32_t)datagrams + 1 < vlen) {
-            struct entry next;
-
-            next_err = read_entry(r, c, (uint32_t)datagrams + 1, s->riov_probe, &next);
-            if (next_err == -ESRCH) {
-                err = next_err;
-                break;
-            }
-        }
-        /* Entries after the first are peeked, written to the caller and only then taken: a
-         * fault writing them must leave EFAULT on the socket (spec 14-15), which the take can
-         * do (recv_mirrored()) only while the datagram is still queued. Not with the caller's
-         * own MSG_PEEK (nothing is taken anyway) nor with SO_PEEK_OFF (peeking moves it). */
-        use_peek = datagrams > 0 && !(flags & MSG_PEEK) && peek_ok;
-        if (use_peek)
-            pthread_mutex_lock(sock_lock(&st));
-        /* Outlives the receive loop: take_entry() compares the peeked payload through it. */
-        niov = (struct iovec){s->payload, e.total < EMU_PAYLOAD_MAX ? e.total : EMU_PAYLOAD_MAX};
-        for (;;) {
-            uint64_t deadline = cap_ns;
-
-            nm = (struct msghdr){
-                .msg_name = &addr,
-                .msg_namelen = sizeof(addr),
-                .msg_iov = &niov,
-                .msg_iovlen = 1,
-                .msg_control = ncontrol ? s->control : NULL,
-                .msg_controllen = ncontrol,
-            };
-            nflags = (int)((flags & ~MSG_WAITFORONE) | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-            if (use_peek) {
-                n = recvmsg(sockfd, &nm, nflags | MSG_PEEK);
-            } else if (next_err < 0) {
-                n = recv_mirrored(sockfd, &nm, next_err, nflags, remaining(c, end_ns, &rem), s);
-                if (n < 0)
-                    errno = (int)-n;
-            } else {
-                n = recvmsg(sockfd, &nm, nflags);
-            }
-            if (n >= 0)
-                break;
-            err = -errno;
-            if (err != -EAGAIN || nonblock)
-                break;
-            if (!may_wait) {
-                /* Only reachable at entry 0 (see above): nothing was taken yet. */
-                err = -EMU_WOULD_WAIT;
-                break;
-            }
-            if (has_rcvtimeo) {
-                uint64_t t = entry_start + (uint64_t)rcvtimeo.tv_sec * 1000000000u +
-                             (uint64_t)rcvtimeo.tv_usec * 1000u;
-                if (!deadline || t < deadline)
-                    deadline = t;
-            }
-            if (use_peek)
-                pthread_mutex_unlock(sock_lock(&st));
-            err = wait_readable(r, sockfd, flags, deadline, has_rcvtimeo);
-            if (use_peek)
-                pthread_mutex_lock(sock_lock(&st));
-            if (err < 0)
-                break;
-        }
+        n = receive(r, c, &run, &x, may_wait, s);
         if (n < 0) {
-            if (use_peek)
-                pthread_mutex_unlock(sock_lock(&st));
+            err = (int)n;
             break;
         }
-        err = deliver(r, c, &e, s, &nm, n, &co);
-        if (use_peek) {
-            err = take_entry(r, c, &e, s, sockfd, nflags, err, next_err, remaining(c, end_ns, &rem),
-                             &nm, n, &co);
-            pthread_mutex_unlock(sock_lock(&st));
-            if (err == 1)
-                break; /* the datagram was gone: this entry does not count */
-        } else if (err < 0 && err != -ESRCH && datagrams > 0 && (flags & MSG_PEEK)) {
-            /* The caller's own peek: nothing is taken, but the fault is stored (spec 14). */
-            struct msghdr pm = nm;
-
-            pm.msg_control = ncontrol ? s->control : NULL;
-            pm.msg_controllen = ncontrol;
-            if (recv_mirrored(sockfd, &pm, err, nflags, NULL, s) >= 0)
-                close_passed_fds(&pm);
-        }
+        err = complete_entry(r, c, &run, (uint32_t)datagrams, &x, n, s);
+        if (err == 1)
+            break;
         if (err < 0)
             break;
         datagrams++;
 
         /* do_recvmmsg(): after each entry. */
-        if (flags & MSG_WAITFORONE)
-            nonblock = true;
+        if (run.flags & MSG_WAITFORONE)
+            run.nonblock = true;
         if (c->timeout) {
-            uint64_t now = emu_now_ns();
-
-            rem_ns = now < end_ns ? end_ns - now : 0;
+            rem_ns = left_ns(run.end_ns);
             if (rem_ns == 0)
                 break;
         }
-        if (nm.msg_flags & MSG_OOB)
+        if (x.nm.msg_flags & MSG_OOB)
             break;
         /* The native call already met the next entry's error and stored it on the socket. */
-        if (next_err < 0)
+        if (x.next_err < 0)
             break;
     }
 
     if (datagrams == 0)
         return err;
-    /* An error after entry 0 is not returned (spec 14). A decoding error of a later entry was
-     * stored on the socket by recv_mirrored(); see docs/emulation.md for the rest. */
-    if (c->timeout) {
-        err = write_timeout(r, c, rem_ns);
-        if (err < 0)
-            return -EFAULT;
-    }
+    /* An error after entry 0 is not returned (rule 14). A decoding error of a later entry was
+     * stored on the socket by mirror_recv(); see docs/emulation.md for the rest. */
+    if (c->timeout && uabi_write_timeout(r, c, (int64_t)(rem_ns / 1000000000),
+                                         (int64_t)(rem_ns % 1000000000)) < 0)
+        return -EFAULT;
     return datagrams;
 }

@@ -37,6 +37,9 @@ struct emu_caps {
 /* Not an errno: emu_recvmmsg() would have to block and was told not to. */
 #define EMU_WOULD_WAIT 4096
 
+/* Not an errno: the broker is shutting down; the call is answered fail-closed. */
+#define EMU_STOPPED 4097
+
 /* Per-worker buffers, allocated once (no allocation per notification). */
 #define EMU_PAYLOAD_MAX (4u << 20)
 #define EMU_CONTROL_MAX (64u << 10)
@@ -48,14 +51,13 @@ struct emu_scratch {
     char *ucontrol;                 /* the caller-layout control being built, EMU_CONTROL_MAX */
     struct iovec riov[UIO_MAXIOV_]; /* the current entry's iovecs (caller addresses) */
     struct iovec riov_probe[UIO_MAXIOV_]; /* the next entry's, when probing it */
+    char raw_iov[UIO_MAXIOV_ * 16];       /* an entry's iovec array as the caller laid it out */
     char *trap;                           /* one page, then one PROT_NONE page */
+    const volatile bool *stop;            /* set when the broker shuts down; may be NULL */
 };
 
 int emu_scratch_init(struct emu_scratch *s);
 void emu_scratch_done(struct emu_scratch *s);
-
-/* Read and validate the caller's timeout into @c (sets timeout_err, timeout_ts). */
-int emu_read_timeout(const struct remote *r, struct emu_call *c);
 
 /**
  * emu_recvmmsg() - the call, emulated.
@@ -71,9 +73,10 @@ int emu_read_timeout(const struct remote *r, struct emu_call *c);
  * Return: the count the caller's call returns (>= 0), or the negative errno it fails with,
  * -ERESTARTSYS_ when a signal for the caller interrupted the wait before any datagram (the
  * kernel then restarts the call or fails it with EINTR, as it would have itself), or
- * -EMU_WOULD_WAIT (see @may_wait).
+ * -EMU_WOULD_WAIT (see @may_wait), or -EMU_STOPPED (s->stop was set while waiting, before any
+ * datagram was taken).
  */
-int64_t emu_recvmmsg(const struct remote *r, const struct emu_call *c, int sockfd,
+int64_t emu_recvmmsg(struct remote *r, const struct emu_call *c, int sockfd,
                      const struct emu_caps *caps, uint64_t start_ns, bool may_wait,
                      struct emu_scratch *s);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Diagnostics on stderr: "mmsgate: <component>: <message>[: <strerror>]". Audit events never go
- * here (audit.c). Each file defines LOG_COMPONENT before including this header. */
+/* Diagnostics: "mmsgate: <component>: <message>[: <strerror>]" on stderr, or the same text to
+ * syslog(3) or the systemd journal (--log). Audit events never go here (audit.c). Each file
+ * defines LOG_COMPONENT before including this header. */
 #ifndef MMSG_BROKER_LOG_H
 #define MMSG_BROKER_LOG_H
 
@@ -9,6 +10,17 @@
 #include <syslog.h>
 
 #include "internal/macros.h"
+
+enum log_target {
+    LOG_TARGET_STDERR = 0,
+    LOG_TARGET_SYSLOG,  /* syslog(3), facility daemon, ident "mmsgate" */
+    LOG_TARGET_JOURNAL, /* sd_journal_send(): MESSAGE, PRIORITY, MMSGATE_COMPONENT, ERRNO */
+};
+
+/* "stderr", "syslog" or "journal". Call before any thread logs. Return: 0; -EINVAL (unknown
+ * name); -EOPNOTSUPP (journal without libsystemd). */
+int log_set_target_name(const char *name);
+enum log_target log_get_target(void);
 
 /* Messages at or below this level are printed (LOG_WARNING by default; -v raises it). */
 void log_set_max_level(int level);

@@ -12,14 +12,21 @@
 
 #include "filter.h"
 #include "internal/macros.h"
+#include "learn.h"
+#include "policy-store.h"
+#include "stats.h"
 #include "mmsgate/broker.h"
 #include "mmsgate/policy.h"
+#include "oci-cli.h"
 
 #define LOG_COMPONENT "main"
 #include "log.h"
 
 #ifndef MMSG_VERSION
 #define MMSG_VERSION "unknown"
+#endif
+#ifndef MMSG_DATADIR
+#define MMSG_DATADIR "/usr/share/mmsgate"
 #endif
 
 /* Exit codes of our own failures, as env(1), timeout(1) and chroot(1) use them. */
@@ -35,13 +42,24 @@ static void help_options(FILE *f)
         "  -a, --audit FILE|-   append one JSON line per audited decision to FILE (- = stderr);\n"
         "                       deny and kill are audited by default, others per rule\n"
         "      --audit-all      audit every decision (needs --audit)\n"
+        "      --complain       decide and audit every call but enforce nothing (the call\n"
+        "                       proceeds; audit lines say \"enforced\": false)\n"
+        "      --log TARGET     mmsgate's own messages to stderr (default), syslog or journal\n"
+        "      --stats          print a table per rule and per process on exit (also at -v;\n"
+        "                       any time: mmsgate stats PID)\n"
         "      --drop-caps      (run) drop every capability of PROG (also: \"drop_caps\": true\n"
         "                       in the policy)\n"
         "      --listener-fd N  (serve) the seccomp listener fd to serve; serve ends when every\n"
-        "                       task using it has exited, or on INT, TERM, HUP or QUIT\n"
+        "                       task using it has exited, or on INT, TERM or QUIT; HUP reloads\n"
         "      --socket PATH    (agent) the unix socket runc/crun connect to (mode 0600); agent\n"
-        "                       serves every container handed over until INT, TERM, HUP, QUIT\n"
-        "  -w, --workers N      threads for blocking emulations (default 64, max 1024)\n"
+        "                       serves every container handed over until INT, TERM or QUIT;\n"
+        "                       HUP reloads the policies and reopens the audit file; a new\n"
+        "                       agent on a served PATH takes its containers over\n"
+        "      --policy-dir DIR (agent) containers choose DIR/NAME.json with listenerMetadata\n"
+        "                       \"policy=NAME\" or the annotation org.mmsgate.policy\n"
+        "                       (mmsgate-containers(7)); --policy is the default\n"
+        "  -w, --workers N      threads for calls needing the caller (default 256, max 1024;\n"
+        "                       a process may hold a quarter of them)\n"
         "  -v, --verbose        more diagnostics on stderr (twice: debug)\n"
         "  -h, --help           show this help\n",
         f);
@@ -61,7 +79,17 @@ static void help_main(FILE *f)
           "  serve --listener-fd N [OPTIONS]    serve the listener fd N of an existing sandbox\n"
           "  agent --socket PATH [OPTIONS]      serve containers whose OCI runtime (runc, crun)\n"
           "                                     hands listeners to PATH (spec listenerPath)\n"
+          "  learn [--output FILE] [--] PROG [ARGS...]\n"
+          "                                     run PROG allowing everything and write the\n"
+          "                                     least-privilege policy for what it did\n"
+          "  reload PID                         make mmsgate PID reload its policies and reopen\n"
+          "                                     its audit file (serve and agent: also SIGHUP)\n"
+          "  stats PID                          make mmsgate PID print its stats table\n"
           "  check FILE                         validate a policy; errors as FILE:LINE:COLUMN\n"
+          "  check-oci FILE                     report recvmmsg routes an OCI config.json or\n"
+          "                                     seccomp profile leaves unsupervised\n"
+          "  oci-profile [--listener PATH] [--metadata M]\n"
+          "                                     print the seccomp section for a runtime profile\n"
           "  policy default                     print the built-in default policy\n"
           "  filter                             print the seccomp filter (libseccomp PFC)\n"
           "\n"
@@ -74,7 +102,9 @@ static void help_main(FILE *f)
           "Exit status of run: PROG's (128+N if it died by signal N); 125 if mmsgate failed;\n"
           "126 if PROG could not be executed; 127 if PROG was not found.\n"
           "Exit status of check: 0 valid, 1 invalid, 2 unreadable.\n"
-          "Documentation: docs/mmsgate.md, docs/policy.md, docs/audit.md.\n",
+          "Documentation: man mmsgate, man mmsgate-policy, man mmsgate-audit;\n"
+          "example policies in " MMSG_DATADIR "/policies, the JSON Schema in\n" MMSG_DATADIR
+          "/policy.schema.json.\n",
           f);
 }
 
@@ -87,7 +117,8 @@ static void help_run(FILE *f)
           "run starts PROG (a 32-bit or 64-bit program) with no_new_privs and a seccomp filter\n"
           "that sends every recvmmsg-family call to this broker, and exits with PROG's status\n"
           "(128+N if PROG died by signal N) once PROG and every descendant that inherited the\n"
-          "filter have exited. INT, TERM, HUP, QUIT, USR1 and USR2 are forwarded to PROG.\n"
+          "filter have exited. INT, TERM, HUP, QUIT, USR1 and USR2 are forwarded to PROG;\n"
+          "mmsgate reload PID (SIGRTMIN) reloads the policy and reopens the audit file.\n"
           "If mmsgate dies, PROG is killed (PR_SET_PDEATHSIG) and descendants' calls fail\n"
           "with ENOSYS: nothing runs unsupervised.\n"
           "\n",
@@ -97,37 +128,6 @@ static void help_run(FILE *f)
           "Exit status: PROG's; 125 if mmsgate failed (bad option or policy, no sandbox);\n"
           "126 if PROG could not be executed; 127 if PROG was not found.\n",
           f);
-}
-
-static int load_policy(const char *path, struct mmsg_policy **ret)
-{
-    struct mmsg_diags diags = {0};
-    FILE *f;
-    int r;
-
-    if (!path) {
-        const char *text = mmsg_policy_default_json();
-
-        r = mmsg_policy_load_buffer(text, strlen(text), ret, &diags);
-        path = "(built-in default)";
-    } else {
-        f = fopen(path, "re");
-        if (!f)
-            return log_error_errno(-errno, "opening policy \"%s\"", path);
-        r = mmsg_policy_load_file(f, ret, &diags);
-        (void)fclose(f); /* read-only */
-    }
-    if (r == -EINVAL) {
-        for (unsigned i = 0; i < diags.n_diags; i++)
-            fprintf(stderr, "%s:%d:%d: %s%s%s\n", path, diags.diag[i].line, diags.diag[i].column,
-                    diags.diag[i].path, diags.diag[i].path[0] ? ": " : "", diags.diag[i].text);
-        if (diags.n_dropped)
-            fprintf(stderr, "%s: %u more errors not shown\n", path, diags.n_dropped);
-        return r;
-    }
-    if (r < 0)
-        return log_error_errno(r, "loading policy \"%s\"", path);
-    return 0;
 }
 
 static int cmd_check(int argc, char **argv)
@@ -197,6 +197,52 @@ enum mode {
     MODE_AGENT,
 };
 
+/* Operators' options of run, serve and agent (--log, --complain, --stats), kept apart so the
+ * shared option loop stays short. */
+struct ops_options {
+    bool stats;
+};
+
+/* Return: 1 when @c was one of ours, 0 when not, -EINVAL (logged) for a bad value. */
+static int ops_option(int c, const char *arg, struct mmsg_broker_options *bo, struct ops_options *o)
+{
+    int r;
+
+    switch (c) {
+    case 'C':
+        bo->complain = true;
+        return 1;
+    case 's':
+        o->stats = true;
+        return 1;
+    case 'l':
+        r = log_set_target_name(arg);
+        if (r == -EOPNOTSUPP)
+            log_error("--log journal: mmsgate was built without libsystemd");
+        else if (r < 0)
+            log_error("invalid --log \"%s\" (stderr, syslog or journal)", arg);
+        return r < 0 ? -EINVAL : 1;
+    default:
+        return 0;
+    }
+}
+
+static const char *mode_name(enum mode mode)
+{
+    return mode == MODE_RUN ? "run" : mode == MODE_SERVE ? "serve" : "agent";
+}
+
+/* -v: what is about to run, once. */
+static void log_startup(enum mode mode, const char *policy_path, const struct mmsg_policy *policy,
+                        const struct mmsg_broker_options *bo)
+{
+    log_info("mmsgate %s %s: policy %s (%zu rule%s)%s, audit %s%s, %u workers", MMSG_VERSION,
+             mode_name(mode), policy_path ? policy_path : "built-in default",
+             mmsg_policy_n_rules(policy), mmsg_policy_n_rules(policy) == 1 ? "" : "s",
+             bo->complain ? ", complain mode" : "", bo->audit_path ? bo->audit_path : "off",
+             bo->audit_all ? " (all decisions)" : "", bo->max_workers ? bo->max_workers : 64);
+}
+
 /* run, serve and agent share their options. */
 static int cmd_run(int argc, char **argv, enum mode mode)
 {
@@ -207,21 +253,34 @@ static int cmd_run(int argc, char **argv, enum mode mode)
         {"drop-caps", no_argument, NULL, 'D'},
         {"listener-fd", required_argument, NULL, 'L'},
         {"socket", required_argument, NULL, 'S'},
+        {"policy-dir", required_argument, NULL, 'P'},
         {"workers", required_argument, NULL, 'w'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
+        {"complain", no_argument, NULL, 'C'}, /* ops_option() */
+        {"log", required_argument, NULL, 'l'},
+        {"stats", no_argument, NULL, 's'},
         {},
     };
     struct mmsg_broker_options bo = {0};
+    struct ops_options oo = {0};
+    struct stats *stats = NULL;
+    struct policy_store *store = NULL;
+    struct loaded_policy *loaded = NULL;
     struct mmsg_run_options ro = {0};
     struct mmsg_policy *policy = NULL;
     struct mmsg_broker *broker = NULL;
-    const char *policy_path = NULL, *agent_path = NULL;
+    const char *policy_path = NULL, *agent_path = NULL, *policy_dir = NULL;
     unsigned listener_fd = UINT_MAX;
     int c, r, status = 0, ret = EXIT_BROKER;
 
     /* '+': stop at PROG, so PROG's own options are left alone. */
     while ((c = getopt_long(argc, argv, "+p:a:w:vh", opts, NULL)) != -1) {
+        r = ops_option(c, optarg, &bo, &oo);
+        if (r < 0)
+            return EXIT_BROKER;
+        if (r > 0)
+            continue;
         switch (c) {
         case 'p':
             policy_path = optarg;
@@ -243,6 +302,9 @@ static int cmd_run(int argc, char **argv, enum mode mode)
             break;
         case 'S':
             agent_path = optarg;
+            break;
+        case 'P':
+            policy_dir = optarg;
             break;
         case 'w':
             if (parse_uint(optarg, 1024, &bo.max_workers) < 0 || bo.max_workers == 0) {
@@ -273,8 +335,9 @@ static int cmd_run(int argc, char **argv, enum mode mode)
         log_error("agent needs --socket PATH and no PROG");
         return EXIT_BROKER;
     }
-    if ((mode != MODE_SERVE && listener_fd != UINT_MAX) || (mode != MODE_AGENT && agent_path)) {
-        log_error("--listener-fd is for serve, --socket for agent");
+    if ((mode != MODE_SERVE && listener_fd != UINT_MAX) ||
+        (mode != MODE_AGENT && (agent_path || policy_dir))) {
+        log_error("--listener-fd is for serve, --socket and --policy-dir for agent");
         return EXIT_BROKER;
     }
     if (mode == MODE_RUN && optind >= argc) {
@@ -288,10 +351,25 @@ static int cmd_run(int argc, char **argv, enum mode mode)
         log_error_errno(r, "blocking signals");
         return EXIT_BROKER;
     }
-    if (load_policy(policy_path, &policy) < 0)
-        return EXIT_BROKER;
+    /* The store reports a policy's errors as FILE:LINE:COLUMN and keeps it for reloads. */
+    r = policy_store_new(policy_path, policy_dir, &store);
+    if (r >= 0)
+        r = policy_store_get(store, NULL, &loaded);
+    if (r < 0) {
+        if (r != -EINVAL)
+            log_error_errno(r, "loading policy \"%s\"", policy_path ? policy_path : "(built-in)");
+        goto out;
+    }
+    policy = loaded->policy;
+    bo.store = store;
     bo.policy = policy;
     ro.drop_caps = ro.drop_caps || mmsg_policy_drop_caps(policy);
+    if ((oo.stats || log_get_max_level() >= LOG_INFO) && stats_new(&stats) < 0) {
+        log_error("out of memory");
+        goto out;
+    }
+    bo.stats = stats;
+    log_startup(mode, policy_path, policy, &bo);
     r = mmsg_broker_new(&bo, &broker);
     if (r < 0) {
         if (bo.audit_path)
@@ -305,14 +383,19 @@ static int cmd_run(int argc, char **argv, enum mode mode)
             r = mmsg_broker_add_agent(broker, agent_path);
             if (r < 0)
                 log_error_errno(r, "listening on \"%s\"", agent_path);
+            else
+                log_info("agent: listening on \"%s\" for container listeners", agent_path);
         } else {
             r = mmsg_broker_add_listener(broker, (int)listener_fd);
             if (r < 0)
                 log_error_errno(r, "serving listener fd %u", listener_fd);
+            else
+                log_info("serve: serving listener fd %u", listener_fd);
         }
         if (r >= 0)
             r = mmsg_broker_serve(broker, 0, NULL);
         ret = r < 0 ? EXIT_BROKER : 0;
+        log_info("%s: done%s", mode_name(mode), r < 0 ? " after an error" : "");
         goto out;
     }
     ro.argv = argv + optind;
@@ -325,11 +408,169 @@ static int cmd_run(int argc, char **argv, enum mode mode)
         ret = EXIT_CANNOT_EXEC;
     } else if (r >= 0) {
         ret = exit_status_of(status);
+        log_info("run: \"%s\" %s %d; mmsgate exits with %d", ro.argv[0],
+                 WIFSIGNALED(status) ? "was killed by signal" : "exited with status",
+                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), ret);
     }
 out:
     mmsg_broker_free(broker);
-    mmsg_policy_free(policy);
+    /* After the broker: every call has been answered and counted. */
+    if (stats)
+        stats_print(stats, NULL, stderr);
+    stats_free(stats);
+    loaded_policy_unref(loaded);
+    policy_store_free(store);
     return ret;
+}
+
+/* Every call is emulated (allowed, on the broker's copy), and the rule's keys make the broker
+ * read every input learn_observe() records: timeout value, socket and process. */
+static const char learn_policy[] =
+    "{\"version\": 1, \"description\": \"mmsgate learn: allow everything, observe every input\","
+    " \"default\": {\"action\": \"emulate\"}, \"rules\": [{\"name\": \"learn-observe\", "
+    "\"match\": {\"timeout\": {\"over_ms\": 0}, \"socket\": {}, \"process\": {}}, "
+    "\"action\": \"emulate\"}]}";
+
+static int write_learned(const struct learn *l, const char *what, const char *output)
+{
+    cleanup_free char *json = NULL;
+    FILE *f = stdout;
+    int r;
+
+    r = learn_policy_json(l, what, &json);
+    if (r < 0)
+        return log_error_errno(r, "writing the learned policy");
+    if (output) {
+        f = fopen(output, "we");
+        if (!f)
+            return log_error_errno(-errno, "creating \"%s\"", output);
+    }
+    fputs(json, f);
+    fputc('\n', f);
+    r = fflush(f) == 0 && !ferror(f) ? 0 : -EIO;
+    if (output && fclose(f) != 0 && r == 0)
+        r = -errno;
+    if (r < 0)
+        return log_error_errno(r, "writing \"%s\"", output ? output : "(stdout)");
+    return 0;
+}
+
+/* mmsgate learn [--output FILE] [-v] [--] PROG ARGS: run PROG with every call allowed and
+ * observed, then write the policy learned from it. Exit status as run. */
+static int cmd_learn(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {},
+    };
+    struct mmsg_broker_options bo = {0};
+    struct mmsg_run_options ro = {0};
+    struct mmsg_policy *policy = NULL;
+    struct mmsg_broker *broker = NULL;
+    struct learn *l = NULL;
+    const char *output = NULL;
+    int c, r, status = 0, ret = EXIT_BROKER;
+
+    while ((c = getopt_long(argc, argv, "+o:vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            output = optarg;
+            break;
+        case 'v':
+            log_set_max_level(log_get_max_level() == LOG_WARNING ? LOG_INFO : LOG_DEBUG);
+            break;
+        case 'h':
+            printf("Usage: mmsgate learn [--output FILE] [-v] [--] PROG [ARGS...]\n"
+                   "Run PROG under mmsgate allowing every recvmmsg-family call (emulated, so\n"
+                   "every argument can be observed) and write a least-privilege policy for what\n"
+                   "it did to FILE (default: stdout). Check it with mmsgate check FILE and run\n"
+                   "PROG with mmsgate run --policy FILE; see mmsgate(1), LEARNING.\n");
+            return 0;
+        default:
+            fprintf(stderr, "Usage: mmsgate learn [--output FILE] [-v] [--] PROG [ARGS...]\n");
+            return EXIT_BROKER;
+        }
+    }
+    if (optind >= argc) {
+        log_error("learn needs PROG (see mmsgate learn --help)");
+        return EXIT_BROKER;
+    }
+    r = mmsg_signals_block();
+    if (r < 0) {
+        log_error_errno(r, "blocking signals");
+        return EXIT_BROKER;
+    }
+    r = mmsg_policy_load_buffer(learn_policy, strlen(learn_policy), &policy, NULL);
+    if (r < 0 || learn_new(&l) < 0) {
+        log_error("setting up learning");
+        goto out;
+    }
+    bo.policy = policy;
+    bo.learn = l;
+    r = mmsg_broker_new(&bo, &broker);
+    if (r < 0) {
+        log_error_errno(r, "starting the broker");
+        goto out;
+    }
+    ro.argv = argv + optind;
+    r = mmsg_run(broker, &ro, &status);
+    broker = mmsg_broker_free(broker); /* every call answered and observed */
+    if (r == -ENOENT) {
+        log_error_errno(r, "\"%s\"", ro.argv[0]);
+        ret = EXIT_NOT_FOUND;
+        goto out;
+    }
+    if (r < 0) {
+        log_error_errno(r, "cannot execute \"%s\"", ro.argv[0]);
+        ret = r == -EACCES || r == -ENOEXEC ? EXIT_CANNOT_EXEC : EXIT_BROKER;
+        goto out;
+    }
+    ret = exit_status_of(status);
+    if (learn_n_calls(l) == 0)
+        log_warning("\"%s\" made no recvmmsg-family call: the learned policy denies them all",
+                    ro.argv[0]);
+    log_info("learned from %lu calls", learn_n_calls(l));
+    if (write_learned(l, ro.argv[0], output) < 0)
+        ret = EXIT_BROKER;
+out:
+    mmsg_broker_free(broker);
+    mmsg_policy_free(policy);
+    learn_free(l);
+    return ret;
+}
+
+/* mmsgate reload|stats PID: signal a running mmsgate. The target is checked first: the
+ * real-time signals used terminate a process that does not handle them. */
+static int cmd_signal(int argc, char **argv, int sig)
+{
+    char path[64], comm[32] = "";
+    unsigned pid;
+    FILE *f;
+
+    if (argc != 2 || parse_uint(argv[1], INT_MAX, &pid) < 0 || pid == 0) {
+        fprintf(stderr, "Usage: mmsgate %s PID\n", argv[0]);
+        return 2;
+    }
+    (void)snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+    f = fopen(path, "re");
+    if (!f || !fgets(comm, sizeof(comm), f)) {
+        if (f)
+            (void)fclose(f); /* read-only */
+        log_error("no process %u", pid);
+        return 1;
+    }
+    (void)fclose(f); /* read-only */
+    if (strcmp(comm, "mmsgate\n") != 0) {
+        log_error("process %u is not mmsgate", pid);
+        return 1;
+    }
+    if (kill((pid_t)pid, sig) < 0) {
+        log_error_errno(-errno, "signalling %u", pid);
+        return 1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -354,6 +595,16 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1, MODE_AGENT);
     if (strcmp(argv[1], "check") == 0)
         return cmd_check(argc - 1, argv + 1);
+    if (strcmp(argv[1], "learn") == 0)
+        return cmd_learn(argc - 1, argv + 1);
+    if (strcmp(argv[1], "reload") == 0)
+        return cmd_signal(argc - 1, argv + 1, MMSG_SIGNAL_RELOAD);
+    if (strcmp(argv[1], "stats") == 0)
+        return cmd_signal(argc - 1, argv + 1, MMSG_SIGNAL_STATS);
+    if (strcmp(argv[1], "check-oci") == 0)
+        return oci_cmd_check(argc - 1, argv + 1);
+    if (strcmp(argv[1], "oci-profile") == 0)
+        return oci_cmd_profile(argc - 1, argv + 1);
     if (strcmp(argv[1], "policy") == 0) {
         if (argc == 3 && strcmp(argv[2], "default") == 0) {
             fputs(mmsg_policy_default_json(), stdout);

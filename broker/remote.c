@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The caller of one notification: pidfd, memory access, fd duplication and /proc identity. */
+/* The caller of one notification: handles bound to it, its memory as copy_{from,to}_user see
+ * it, its fds and its /proc identity. Why handles and not the tid: see remote.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -13,122 +16,92 @@
 #include "kernel.h"
 #include "remote.h"
 
-int remote_open(struct remote *r, int listener, uint64_t id, pid_t tid)
-{
-    int fd, err;
+/* include/uapi/linux/fs.h, Linux 6.11 (ed5d583a88a9): newer than Debian 12's headers. */
+struct procmap_query_ {
+    uint64_t size;
+    uint64_t query_flags;
+    uint64_t query_addr;
+    uint64_t vma_start;
+    uint64_t vma_end;
+    uint64_t vma_flags;
+    uint64_t vma_page_size;
+    uint64_t vma_offset;
+    uint64_t inode;
+    uint32_t dev_major;
+    uint32_t dev_minor;
+    uint32_t vma_name_size;
+    uint32_t build_id_size;
+    uint64_t vma_name_addr;
+    uint64_t build_id_addr;
+};
+#define PROCMAP_QUERY_ _IOWR('f', 17, struct procmap_query_)
+#define PROCMAP_QUERY_VMA_READABLE_ 0x01u
+#define PROCMAP_QUERY_VMA_WRITABLE_ 0x02u
+#define PROCMAP_QUERY_VMA_EXECUTABLE_ 0x04u
 
-    *r = (struct remote){.listener = listener, .id = id, .tid = tid, .pidfd = -1};
-    /* notif.pid is 0 when the caller is not visible in our pid namespace. */
-    if (tid <= 0)
-        return -ESRCH;
-    /* notif.pid is a thread id; pidfd_open() of a non-leader needs PIDFD_THREAD (6.9). */
-    fd = kernel_pidfd_open(tid, PIDFD_THREAD);
-    if (fd < 0) {
-        /* A caller that died since RECV is a call that is gone, not a failure. */
-        if (kernel_notif_id_valid(listener, id) == -ENOENT)
-            return -ENOENT;
-        return fd == -ENOENT ? -ESRCH : fd;
+#ifndef KCMP_FILE
+#define KCMP_FILE 0
+#endif
+
+/* The x86_64 user address space ends below 2^57 even with 5-level paging; /proc/<tid>/mem
+ * takes the address as a signed file offset. */
+#define USER_ADDR_END (1ull << 57)
+
+static int probe_pidfd_thread = -1, probe_procmap_query = -1;
+
+bool remote_have_pidfd_thread(void)
+{
+    if (probe_pidfd_thread < 0) {
+        /* Linux 6.9 accepts PIDFD_THREAD; older kernels reject the unknown flag with EINVAL. */
+        int fd = kernel_pidfd_open(getpid(), PIDFD_THREAD);
+
+        probe_pidfd_thread = fd >= 0;
+        if (fd >= 0)
+            (void)close(fd);
     }
-    r->pidfd = fd;
-    /* The tid could have been reused between RECV and pidfd_open(): only if the call is still
-     * pending does the pidfd name its caller (a pending caller cannot exit). */
-    err = kernel_notif_id_valid(listener, id);
-    if (err < 0) {
-        remote_close(r);
-        return err;
+    return probe_pidfd_thread;
+}
+
+bool remote_have_procmap_query(void)
+{
+#ifdef MMSG_TEST_NO_PROCMAP_QUERY
+    probe_procmap_query = 0; /* a test build exercising the pre-6.11 path */
+#endif
+    if (probe_procmap_query < 0) {
+        struct procmap_query_ q = {.size = sizeof(q), .query_addr = (uintptr_t)&q};
+        cleanup_close int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+
+        probe_procmap_query = fd >= 0 && ioctl(fd, PROCMAP_QUERY_, &q) == 0;
     }
-    return 0;
+    return probe_procmap_query;
 }
 
-void remote_close(struct remote *r)
+/* Open /proc/<tid>/@name by number. Return: the fd; -ESRCH (no such task); -errno. */
+static int open_proc(pid_t tid, const char *name, int flags)
 {
-    if (r->pidfd >= 0)
-        (void)close(r->pidfd); /* nothing to do about a failed close of a pidfd */
-    r->pidfd = -1;
+    char path[64];
+    int fd;
+
+    (void)snprintf(path, sizeof(path), "/proc/%d/%s", (int)tid, name); /* cannot truncate */
+    fd = open(path, flags | O_CLOEXEC | O_NOCTTY);
+    if (fd >= 0)
+        return fd;
+    return errno == ENOENT || errno == ESRCH ? -ESRCH : -errno;
 }
 
-int remote_check(const struct remote *r)
-{
-    return kernel_notif_id_valid(r->listener, r->id);
-}
-
-int remote_read(const struct remote *r, uint64_t addr, void *buf, size_t len)
-{
-    struct iovec local = {.iov_base = buf, .iov_len = len};
-    struct iovec rem = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
-    ssize_t n;
-
-    if (len == 0)
-        return 0;
-    n = process_vm_readv(r->tid, &local, 1, &rem, 1, 0);
-    if (n < 0)
-        return errno == ESRCH ? -ESRCH : -EFAULT;
-    if ((size_t)n != len)
-        return -EFAULT;
-    return 0;
-}
-
-int remote_write(const struct remote *r, uint64_t addr, const void *buf, size_t len)
-{
-    struct iovec local = {.iov_base = (void *)(uintptr_t)buf, .iov_len = len};
-    struct iovec rem = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
-    ssize_t n;
-
-    if (len == 0)
-        return 0;
-    n = process_vm_writev(r->tid, &local, 1, &rem, 1, 0);
-    if (n < 0)
-        return errno == ESRCH ? -ESRCH : -EFAULT;
-    if ((size_t)n != len)
-        return -EFAULT;
-    return 0;
-}
-
-int remote_writev(const struct remote *r, const void *buf, size_t len, const struct iovec *riov,
-                  size_t n_iov)
-{
-    const char *p = buf;
-
-    /* One segment at a time, in order: like the kernel's copy_to_iter(), bytes before a
-     * faulting segment are written, and a partial transfer is a fault. Batches of IOV_MAX
-     * remote segments would be faster; payload scatter is rarely more than a few iovecs. */
-    for (size_t i = 0; i < n_iov && len > 0; i++) {
-        size_t chunk = riov[i].iov_len < len ? riov[i].iov_len : len;
-        int err;
-
-        err = remote_write(r, (uint64_t)(uintptr_t)riov[i].iov_base, p, chunk);
-        if (err < 0)
-            return err;
-        p += chunk;
-        len -= chunk;
-    }
-    return 0;
-}
-
-int remote_getfd(const struct remote *r, int fd)
-{
-    int nfd;
-
-    if (fd < 0)
-        return -EBADF;
-    nfd = kernel_pidfd_getfd(r->pidfd, fd);
-    /* ESRCH: the caller is exiting; treat as a call that is gone. */
-    if (nfd == -ESRCH)
-        return -ENOENT;
-    return nfd;
-}
-
-static int read_small_file(const char *path, char *buf, size_t buf_len)
+/* Read /proc/<tid>/@name by number: the caller must confirm with ID_VALID afterwards that the
+ * tid still named its caller (a pending caller cannot have exited, so it held the tid). */
+static int read_proc(pid_t tid, const char *name, char *buf, size_t buf_len)
 {
     cleanup_close int fd = -1;
     ssize_t n;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    fd = open_proc(tid, name, O_RDONLY);
     if (fd < 0)
-        return -errno;
+        return fd;
     n = read(fd, buf, buf_len - 1);
     if (n < 0)
-        return -errno;
+        return errno == ESRCH ? -ESRCH : -errno;
     buf[n] = '\0';
     return (int)n;
 }
@@ -144,18 +117,326 @@ static const char *status_field(const char *status, const char *key)
     return NULL;
 }
 
+pid_t remote_tgid_of(pid_t tid)
+{
+    char buf[512];
+    const char *v;
+    int n;
+
+    n = read_proc(tid, "status", buf, sizeof(buf));
+    if (n < 0)
+        return n;
+    v = status_field(buf, "Tgid");
+    return v ? (pid_t)strtol(v, NULL, 10) : -EIO;
+}
+
+/* The pidfd through which the caller's fds are reached: its own thread's on 6.9+, else its
+ * thread group's (pidfd_open() refuses non-leaders before PIDFD_THREAD). */
+static int open_pidfd(struct remote *r)
+{
+    char status[512];
+    const char *v;
+    pid_t tgid;
+    int n;
+
+    if (remote_have_pidfd_thread()) {
+        r->pidfd = kernel_pidfd_open(r->tid, PIDFD_THREAD);
+        r->pidfd_thread = true;
+        return r->pidfd < 0 ? -ESRCH : 0;
+    }
+    n = read_proc(r->tid, "status", status, sizeof(status));
+    if (n < 0)
+        return n;
+    v = status_field(status, "Tgid");
+    if (!v)
+        return -EIO;
+    tgid = (pid_t)strtol(v, NULL, 10); /* trusted once remote_open()'s ID_VALID passed */
+    r->pidfd = kernel_pidfd_open(tgid, 0);
+    r->pidfd_thread = false;
+    return r->pidfd < 0 ? -ESRCH : 0;
+}
+
+void remote_init(struct remote *r, int listener, uint64_t id, pid_t tid)
+{
+    *r = REMOTE_NULL;
+    r->listener = listener;
+    r->id = id;
+    r->tid = tid;
+}
+
+int remote_open(struct remote *r, int listener, uint64_t id, pid_t tid)
+{
+    int err;
+
+    remote_init(r, listener, id, tid);
+    /* notif.pid is 0 when the caller is not visible in our pid namespace. */
+    if (tid <= 0)
+        return -ESRCH;
+    /* fs/proc/base.c mem_open() and fs/proc/task_mmu.c proc_maps_open() take the task's mm at
+     * open: later reads and writes go to that mm or fail, whoever holds the tid by then. */
+    r->memfd = open_proc(tid, "mem", O_RDWR);
+    err = r->memfd < 0 ? r->memfd : 0;
+    if (err >= 0) {
+        r->mapsfd = open_proc(tid, "maps", O_RDONLY);
+        err = r->mapsfd < 0 ? r->mapsfd : 0;
+    }
+    if (err >= 0)
+        err = open_pidfd(r);
+    if (err < 0 && err != -EMFILE && err != -ENFILE && err != -ENOMEM)
+        err = -ESRCH;
+    if (err == -ESRCH && kernel_notif_id_valid(listener, id) == -ENOENT)
+        err = -ENOENT; /* the caller died since RECV: a call that is gone, not a failure */
+    if (err >= 0) {
+        /* The one check that binds every handle above to the caller: a pending call's thread
+         * cannot have exited, so it held the tid throughout. */
+        err = kernel_notif_id_valid(listener, id);
+    }
+    if (err < 0)
+        remote_close(r);
+    return err;
+}
+
+void remote_open_memory(struct remote *r, int memfd)
+{
+    *r = REMOTE_NULL;
+    r->memfd = memfd;
+    r->borrowed = true;
+}
+
+void remote_close(struct remote *r)
+{
+    /* Nothing to do about a failed close of any of these. */
+    if (r->pidfd >= 0)
+        (void)close(r->pidfd);
+    if (r->mapsfd >= 0)
+        (void)close(r->mapsfd);
+    if (r->memfd >= 0 && !r->borrowed)
+        (void)close(r->memfd);
+    r->pidfd = r->mapsfd = r->memfd = -1;
+}
+
+int remote_check(const struct remote *r)
+{
+    if (r->borrowed)
+        return 0; /* remote_open_memory(): no call behind it */
+    return kernel_notif_id_valid(r->listener, r->id);
+}
+
+/* ---- protections ---------------------------------------------------------------------------
+ * x86 pages are readable whenever they are mapped at all (write-only and execute-only mappings
+ * read fine from user mode), so "readable" is any of r, w, x; "writable" needs w. */
+
+static void vma_remember(struct remote *r, const struct remote_vma *v)
+{
+    r->vmas[r->next_vma] = *v;
+    r->next_vma = (r->next_vma + 1) % REMOTE_VMA_CACHE;
+    if (r->n_vmas < REMOTE_VMA_CACHE)
+        r->n_vmas++;
+}
+
+static int vma_query_ioctl(struct remote *r, uint64_t addr, struct remote_vma *ret)
+{
+    struct procmap_query_ q = {.size = sizeof(q), .query_addr = addr};
+
+    if (ioctl(r->mapsfd, PROCMAP_QUERY_, &q) < 0)
+        return errno == ENOENT ? -EFAULT : -errno;
+    *ret = (struct remote_vma){
+        .start = q.vma_start,
+        .end = q.vma_end,
+        .readable = q.vma_flags & (PROCMAP_QUERY_VMA_READABLE_ | PROCMAP_QUERY_VMA_WRITABLE_ |
+                                   PROCMAP_QUERY_VMA_EXECUTABLE_),
+        .writable = q.vma_flags & PROCMAP_QUERY_VMA_WRITABLE_,
+    };
+    return 0;
+}
+
+/* Before Linux 6.11: scan the maps text for the line covering @addr. It is read in pieces so
+ * that a process with 65,530 mappings costs time, never memory. */
+static int vma_query_text(struct remote *r, uint64_t addr, struct remote_vma *ret)
+{
+    char buf[8192];
+    size_t have = 0;
+    off_t off = 0;
+
+    for (;;) {
+        ssize_t n = pread(r->mapsfd, buf + have, sizeof(buf) - 1 - have, off);
+        char *line, *nl;
+
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            return -EFAULT;
+        off += n;
+        have += (size_t)n;
+        buf[have] = '\0';
+        line = buf;
+        while ((nl = strchr(line, '\n'))) {
+            unsigned long long start, end;
+            char perms[5];
+
+            *nl = '\0';
+            if (sscanf(line, "%llx-%llx %4s", &start, &end, perms) == 3 && addr >= start &&
+                addr < end) {
+                *ret = (struct remote_vma){
+                    .start = start,
+                    .end = end,
+                    .readable = perms[0] == 'r' || perms[1] == 'w' || perms[2] == 'x',
+                    .writable = perms[1] == 'w',
+                };
+                return 0;
+            }
+            line = nl + 1;
+        }
+        have = (size_t)(buf + have - line);
+        if (have == sizeof(buf) - 1)
+            have = 0; /* no maps line is that long; skip it */
+        memmove(buf, line, have);
+    }
+}
+
+static int vma_find(struct remote *r, uint64_t addr, struct remote_vma *ret)
+{
+    int err;
+
+    for (unsigned i = 0; i < r->n_vmas; i++)
+        if (addr >= r->vmas[i].start && addr < r->vmas[i].end) {
+            *ret = r->vmas[i];
+            return 0;
+        }
+    err =
+        remote_have_procmap_query() ? vma_query_ioctl(r, addr, ret) : vma_query_text(r, addr, ret);
+    if (err >= 0)
+        vma_remember(r, ret);
+    return err;
+}
+
+/* How many bytes from @addr on the caller itself could access (read, or write when @write). */
+static size_t accessible(struct remote *r, uint64_t addr, size_t len, bool write)
+{
+    size_t ok = 0;
+
+    if (addr >= USER_ADDR_END || len > USER_ADDR_END - addr)
+        return 0;
+    if (r->borrowed)
+        return len; /* remote_open_memory(): the fd's own bounds are the only faults */
+    if (r->mapsfd < 0)
+        return 0;
+    while (ok < len) {
+        struct remote_vma v;
+
+        if (vma_find(r, addr + ok, &v) < 0 || !(write ? v.writable : v.readable))
+            break;
+        ok = v.end - addr >= len ? len : (size_t)(v.end - addr);
+    }
+    return ok;
+}
+
+int remote_read(struct remote *r, uint64_t addr, void *buf, size_t len)
+{
+    ssize_t n;
+
+    if (len == 0)
+        return 0;
+    if (accessible(r, addr, len, false) < len)
+        return -EFAULT;
+    n = pread(r->memfd, buf, len, (off_t)addr);
+    /* A short read is an unmapped page (or the caller's mm is gone): copy_from_user fails. */
+    return n == (ssize_t)len ? 0 : -EFAULT;
+}
+
+int remote_write(struct remote *r, uint64_t addr, const void *buf, size_t len)
+{
+    size_t ok;
+    ssize_t n;
+
+    if (len == 0)
+        return 0;
+    ok = accessible(r, addr, len, true);
+    if (ok == 0)
+        return -EFAULT;
+    n = pwrite(r->memfd, buf, ok, (off_t)addr);
+    return n == (ssize_t)len ? 0 : -EFAULT;
+}
+
+int remote_writev(struct remote *r, const void *buf, size_t len, const struct iovec *riov,
+                  size_t n_iov)
+{
+    const char *p = buf;
+
+    /* One segment at a time, in order: like the kernel's copy_to_iter(), bytes before a
+     * faulting segment are written, and a partial transfer is a fault. */
+    for (size_t i = 0; i < n_iov && len > 0; i++) {
+        size_t chunk = riov[i].iov_len < len ? riov[i].iov_len : len;
+        int err;
+
+        err = remote_write(r, (uint64_t)(uintptr_t)riov[i].iov_base, p, chunk);
+        if (err < 0)
+            return err;
+        p += chunk;
+        len -= chunk;
+    }
+    return 0;
+}
+
+int remote_getfd(struct remote *r, int fd)
+{
+    cleanup_close int nfd = -1;
+    int err;
+
+    if (fd < 0)
+        return -EBADF;
+    nfd = kernel_pidfd_getfd(r->pidfd, fd);
+    /* ESRCH: the caller is exiting; treat as a call that is gone. */
+    if (nfd == -ESRCH)
+        return -ENOENT;
+    if (nfd < 0 && (r->pidfd_thread || nfd != -EBADF))
+        return nfd;
+    if (!r->pidfd_thread) {
+        /* The group leader's table: the caller's own only if the caller did not unshare it.
+         * kcmp(KCMP_FILE) compares the file we got with the caller's fd @fd (or, when the
+         * leader had none, asks whether the caller has one); ID_VALID then proves the tid was
+         * still the caller's while kcmp looked. */
+        pid_t self = getpid();
+        long same = nfd >= 0 ? syscall(SYS_kcmp, self, r->tid, KCMP_FILE, nfd, fd)
+                             : syscall(SYS_kcmp, r->tid, r->tid, KCMP_FILE, fd, fd);
+
+        if (nfd < 0 && same < 0 && errno == EBADF)
+            return -EBADF; /* no such fd in the caller's table either */
+        if (nfd < 0 || same != 0)
+            return -EXDEV;
+    }
+    err = remote_check(r);
+    if (err < 0)
+        return err;
+    return TAKE_FD(nfd);
+}
+
+/* The last number of a /proc "NSpid:"-style value, or @fallback. */
+static pid_t last_id(const char *v, pid_t fallback)
+{
+    const char *end, *last;
+
+    if (!v)
+        return fallback;
+    end = strchr(v, '\n');
+    last = v;
+    for (const char *p = v; *p && (!end || p < end); p++)
+        if (*p == '\t' || *p == ' ')
+            last = p + 1;
+    return (pid_t)strtol(last, NULL, 10);
+}
+
 int remote_identity(const struct remote *r, struct remote_identity *ret)
 {
-    char path[64], status[4096];
+    char status[4096];
     const char *v;
     ssize_t n;
     int err;
 
     *ret = (struct remote_identity){0};
-    (void)snprintf(path, sizeof(path), "/proc/%d/status", (int)r->tid); /* cannot truncate */
-    err = read_small_file(path, status, sizeof(status));
+    err = read_proc(r->tid, "status", status, sizeof(status));
     if (err < 0)
-        return err == -ENOENT ? -ESRCH : err;
+        return err;
     v = status_field(status, "Tgid");
     if (!v)
         return -EIO;
@@ -165,16 +446,23 @@ int remote_identity(const struct remote *r, struct remote_identity *ret)
         ret->uid = (uint32_t)strtoul(v, NULL, 10);
     v = status_field(status, "Threads");
     ret->threaded = v && strtol(v, NULL, 10) > 1;
+    /* "NSpid:\t<outer> ... <innermost>": the last is the tid the caller sees itself;
+     * NStgid likewise for its process. */
+    ret->ns_tid = last_id(status_field(status, "NSpid"), r->tid);
+    ret->ns_tgid = last_id(status_field(status, "NStgid"), ret->tgid);
 
-    (void)snprintf(path, sizeof(path), "/proc/%d/comm", (int)r->tid);
-    err = read_small_file(path, ret->comm, sizeof(ret->comm));
+    err = read_proc(r->tid, "comm", ret->comm, sizeof(ret->comm));
     if (err > 0 && ret->comm[err - 1] == '\n')
         ret->comm[err - 1] = '\0';
+    {
+        char path[64];
 
-    (void)snprintf(path, sizeof(path), "/proc/%d/exe", (int)r->tid);
-    n = readlink(path, ret->exe, sizeof(ret->exe) - 1);
-    ret->exe[n > 0 ? n : 0] = '\0';
-    return 0;
+        (void)snprintf(path, sizeof(path), "/proc/%d/exe", (int)r->tid); /* cannot truncate */
+        n = readlink(path, ret->exe, sizeof(ret->exe) - 1);
+        ret->exe[n > 0 ? n : 0] = '\0';
+    }
+    /* Read by number: only a call still pending now says it was the caller's. */
+    return remote_check(r) < 0 ? -ESRCH : 0;
 }
 
 static uint64_t parse_sigset(const char *status, const char *key)
@@ -190,19 +478,22 @@ int remote_signal_pending(const struct remote *r)
      * kernel/signal.c sig_kernel_ignore(). Bit n-1 stands for signal n. */
     const uint64_t default_ignored = (1ull << (SIGCHLD - 1)) | (1ull << (SIGURG - 1)) |
                                      (1ull << (SIGWINCH - 1)) | (1ull << (SIGCONT - 1));
-    char path[64], status[4096];
+    char status[4096];
     uint64_t pending, blocked, ignored, caught, interrupting;
+    const char *threads;
     int err;
 
-    (void)snprintf(path, sizeof(path), "/proc/%d/status", (int)r->tid);
-    err = read_small_file(path, status, sizeof(status));
+    err = read_proc(r->tid, "status", status, sizeof(status));
     if (err < 0)
-        return err == -ENOENT ? -ESRCH : err;
+        return err;
+    if (remote_check(r) < 0)
+        return -ESRCH; /* the tid may be someone else's by now: its signals are not ours */
     /* Thread-directed signals always wake this thread. A process-wide signal may be taken by
      * any thread that does not block it, so only a single-threaded caller is sure to be the
-     * one interrupted (spec rule 29); otherwise leave it to another thread. */
+     * one interrupted (docs/recvmmsg-compat.md rule 29); otherwise leave it to another
+     * thread. */
     pending = parse_sigset(status, "SigPnd");
-    const char *threads = status_field(status, "Threads");
+    threads = status_field(status, "Threads");
     if (threads && strtol(threads, NULL, 10) == 1)
         pending |= parse_sigset(status, "ShdPnd");
     blocked = parse_sigset(status, "SigBlk");
@@ -214,5 +505,7 @@ int remote_signal_pending(const struct remote *r)
 
 int remote_kill(const struct remote *r)
 {
-    return kernel_pidfd_send_signal(r->pidfd, SIGKILL, PIDFD_SIGNAL_THREAD_GROUP);
+    /* SIGKILL takes the whole thread group whichever thread it is sent to
+     * (kernel/signal.c complete_signal()), so no PIDFD_SIGNAL_THREAD_GROUP is needed. */
+    return kernel_pidfd_send_signal(r->pidfd, SIGKILL, 0);
 }

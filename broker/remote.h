@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The calling thread of one notification: its pidfd, its memory, its fds, its identity.
- * Order, always: remote_open() (pidfd, then ID_VALID), read what is needed, remote_check()
- * (ID_VALID again: the tid may have been reused by another process meanwhile), decide on the
- * copies. */
+/* The calling thread of one notification, as handles bound to it: its address space
+ * (/proc/<tid>/mem and maps, bound to its mm when opened) and a pidfd for its fd table.
+ * remote_open() opens every handle first and then checks ID_VALID once: a call still pending
+ * proves the tid named the caller when each handle was opened, and a handle never follows the
+ * number afterwards, so no later read or write can reach a process that took the tid over.
+ * /proc files read by number (identity, signals) are trusted only when an ID_VALID after the
+ * read says the call was still pending (docs/emulation.md, "Only ever the caller"). */
 #ifndef MMSG_BROKER_REMOTE_H
 #define MMSG_BROKER_REMOTE_H
 
@@ -14,56 +17,98 @@
 
 #define REMOTE_COMM_MAX 16
 #define REMOTE_EXE_MAX 4096
+#define REMOTE_VMA_CACHE 8
+
+/* One mapping of the caller, as far as faults are concerned. */
+struct remote_vma {
+    uint64_t start, end;
+    bool readable, writable;
+};
 
 struct remote {
     int listener;
     uint64_t id;
-    pid_t tid; /* as the broker's pid namespace sees it */
-    int pidfd; /* PIDFD_THREAD pidfd of tid, -1 when not open */
+    pid_t tid;     /* as the broker's pid namespace sees it */
+    int memfd;     /* /proc/<tid>/mem: the caller's mm; -1: not opened */
+    bool borrowed; /* remote_open_memory(): memfd is not ours; no call behind it */
+    int mapsfd;    /* /proc/<tid>/maps: the caller's mm, for protection checks; -1: none */
+    int pidfd;     /* the caller's thread (PIDFD_THREAD), else its thread group; -1 */
+    bool pidfd_thread;
+    /* Mappings seen during this notification: copy_{from,to}_user faults on a page the caller
+     * cannot read or write, while /proc/<tid>/mem forces access (FOLL_FORCE); these say where. */
+    struct remote_vma vmas[REMOTE_VMA_CACHE];
+    unsigned n_vmas, next_vma;
 };
 
-/* Open the caller: pidfd_open(tid, PIDFD_THREAD), then ID_VALID so the pidfd is known to name
- * the thread that made call @id. Return: 0; -ESRCH (tid 0: caller outside our pid namespace,
- * or gone); -ENOENT (the call is gone). */
+#define REMOTE_NULL                                            \
+    (struct remote)                                            \
+    {                                                          \
+        .listener = -1, .memfd = -1, .mapsfd = -1, .pidfd = -1 \
+    }
+
+/* Open the caller's handles, then ID_VALID. Return: 0; -ESRCH (tid 0: caller outside our pid
+ * namespace); -ENOENT (the call is gone); -errno (-EMFILE: out of fds). */
 int remote_open(struct remote *r, int listener, uint64_t id, pid_t tid);
 void remote_close(struct remote *r);
+
+/* Name the caller without opening anything: enough for remote_identity(),
+ * remote_signal_pending() and remote_check(). */
+void remote_init(struct remote *r, int listener, uint64_t id, pid_t tid);
+
+/* A caller whose address space is @memfd (an fd whose offsets are addresses, e.g. a memfd in
+ * the fuzzer) with no other handles and no protection checks. */
+void remote_open_memory(struct remote *r, int memfd);
 
 /* ID_VALID: 0 while the call is pending; -ENOENT once it is gone. */
 int remote_check(const struct remote *r);
 
 /* Copy @len bytes at @addr in the caller into @buf. Return: 0; -EFAULT when any byte is
- * unreadable (a short transfer counts as a fault, like copy_from_user). */
-int remote_read(const struct remote *r, uint64_t addr, void *buf, size_t len);
+ * unreadable to the caller itself (copy_from_user), or the caller's mm is gone. */
+int remote_read(struct remote *r, uint64_t addr, void *buf, size_t len);
 
-/* Copy @len bytes from @buf to @addr in the caller; faults like copy_to_user (process_vm_writev
- * does not force writes into read-only mappings). Return: 0; -EFAULT. */
-int remote_write(const struct remote *r, uint64_t addr, const void *buf, size_t len);
+/* Copy @buf to @addr in the caller like copy_to_user: the bytes before the first page the
+ * caller cannot write are written, then -EFAULT. Return: 0; -EFAULT. */
+int remote_write(struct remote *r, uint64_t addr, const void *buf, size_t len);
 
-/* Scatter @len bytes of @buf into the caller's @n_iov iovecs (remote addresses), in order.
- * Return: 0; -EFAULT if any byte could not be written. */
-int remote_writev(const struct remote *r, const void *buf, size_t len, const struct iovec *riov,
+/* Scatter @len bytes of @buf into the caller's @n_iov iovecs (caller addresses), in order, as
+ * copy_to_iter() does. Return: 0; -EFAULT if any byte could not be written. */
+int remote_writev(struct remote *r, const void *buf, size_t len, const struct iovec *riov,
                   size_t n_iov);
 
-/* Duplicate the caller's fd @fd into the broker (same open file description), O_CLOEXEC.
- * Return: the new fd; -EBADF. */
-int remote_getfd(const struct remote *r, int fd);
+/* Duplicate the caller's fd @fd into the broker (same open file description), O_CLOEXEC, and
+ * prove it is the caller's own (a thread may have unshared its fd table; without PIDFD_THREAD
+ * the pidfd reads the thread group leader's). Return: the new fd; -EBADF; -ENOENT (the call is
+ * gone); -EXDEV (this kernel cannot reach the caller's fd table); -EMFILE. */
+int remote_getfd(struct remote *r, int fd);
 
 struct remote_identity {
     pid_t tgid;
+    pid_t ns_tid;  /* the caller's tid in its own (innermost) pid namespace */
+    pid_t ns_tgid; /* its process id there */
     uint32_t uid;
     bool threaded; /* more than one thread */
     char comm[REMOTE_COMM_MAX];
     char exe[REMOTE_EXE_MAX]; /* "" when unreadable (kernel thread, or exe unlinked path) */
 };
 
-/* Read tgid, uid, comm and exe from /proc. Return: 0; -ESRCH. Follow with remote_check(). */
+/* Read tgid, uid, comm and exe from /proc, then ID_VALID: what was read is the caller's.
+ * Return: 0; -ESRCH (gone, or the tid no longer names the caller). */
 int remote_identity(const struct remote *r, struct remote_identity *ret);
 
 /* Whether a signal is pending for the caller that the kernel would deliver to this thread and
- * that interrupts a syscall (caught, or a default stop/terminate action). Return: 1, 0, -errno. */
+ * that interrupts a syscall (caught, or a default stop/terminate action); checked with ID_VALID
+ * after the read. Return: 1, 0, -errno (-ESRCH: gone). */
 int remote_signal_pending(const struct remote *r);
 
 /* SIGKILL the caller's whole process. */
 int remote_kill(const struct remote *r);
+
+/* The thread group of @tid, read from /proc/<tid>/status: for sharing work fairly only, never
+ * for a security decision. Return: the tgid; -errno. */
+pid_t remote_tgid_of(pid_t tid);
+
+/* Whether the running kernel has PIDFD_THREAD (6.9) and PROCMAP_QUERY (6.11); probed once. */
+bool remote_have_pidfd_thread(void);
+bool remote_have_procmap_query(void);
 
 #endif

@@ -40,6 +40,13 @@ enum policy_key {
     POLICY_KEY_PROCESS_UID = 1u << 14,
 };
 
+/* "mode" of a rule or of the whole policy: complain decides and audits, but enforces nothing. */
+enum policy_mode {
+    POLICY_MODE_INHERIT = 0, /* a rule without "mode": the policy's */
+    POLICY_MODE_ENFORCE,
+    POLICY_MODE_COMPLAIN,
+};
+
 struct policy_fd_range {
     int32_t lo;
     int32_t hi;
@@ -67,6 +74,7 @@ struct policy_rule {
     enum mmsg_action action;
     int errno_value;
     bool audit;
+    int mode;               /* enum policy_mode */
     int64_t timeout_cap_ms; /* -1: none */
     uint32_t vlen_cap;      /* 0: none */
     uint32_t clear_flags;
@@ -77,6 +85,7 @@ struct mmsg_policy {
     struct policy_rule *rules;
     size_t n_rules;
     bool drop_caps;
+    int mode;        /* enum policy_mode of the policy: ENFORCE or COMPLAIN */
     unsigned inputs; /* union of every rule's inputs */
 };
 

@@ -235,15 +235,18 @@ static bool rule_matches(const struct policy_rule *rule, const struct mmsg_call 
     return true;
 }
 
-static void decide(const struct policy_rule *rule, int index, unsigned inputs,
-                   struct mmsg_decision *ret)
+static void decide(const struct mmsg_policy *policy, const struct policy_rule *rule, int index,
+                   unsigned inputs, struct mmsg_decision *ret)
 {
+    int mode = rule->mode == POLICY_MODE_INHERIT ? policy->mode : rule->mode;
+
     *ret = (struct mmsg_decision){
         .action = rule->action,
         .errno_value = rule->action == MMSG_ACTION_DENY ? rule->errno_value : 0,
         .rule_index = index,
         .rule_name = rule->name,
         .audit = rule->audit,
+        .enforce = mode != POLICY_MODE_COMPLAIN,
         .inputs = inputs,
         .timeout_cap_ms = rule->timeout_cap_ms,
         .vlen_cap = rule->vlen_cap,
@@ -258,10 +261,10 @@ int mmsg_policy_evaluate(const struct mmsg_policy *policy, const struct mmsg_cal
 
     for (size_t i = 0; i < policy->n_rules; i++)
         if (rule_matches(&policy->rules[i], call, &inputs)) {
-            decide(&policy->rules[i], (int)i, inputs, ret_decision);
+            decide(policy, &policy->rules[i], (int)i, inputs, ret_decision);
             return 0;
         }
-    decide(&policy->default_rule, -1, inputs, ret_decision);
+    decide(policy, &policy->default_rule, -1, inputs, ret_decision);
     return 0;
 }
 

@@ -607,6 +607,29 @@ static void check_match(struct vctx *ctx, json_t *j, struct policy_rule *rule)
     }
 }
 
+/* "mode": "enforce" or "complain", of a rule, the default or the policy (@obj's member). */
+static void check_mode(struct vctx *ctx, json_t *obj, int *ret_mode)
+{
+    json_t *v = json_object_get(obj, "mode"); /* borrowed */
+    const char *s;
+
+    if (!v)
+        return;
+    push_key(ctx, "mode");
+    s = get_string(ctx, v);
+    if (s && strcmp(s, "enforce") == 0) {
+        *ret_mode = POLICY_MODE_ENFORCE;
+    } else if (s && strcmp(s, "complain") == 0) {
+        *ret_mode = POLICY_MODE_COMPLAIN;
+    } else if (s) {
+        char esc[64];
+
+        policy_escape(s, esc, sizeof(esc));
+        error_at(ctx, false, "unknown mode \"%s\" (expected one of: enforce, complain)", esc);
+    }
+    pop(ctx);
+}
+
 /* The action and its keys, shared by rules and the default. */
 static void check_action(struct vctx *ctx, json_t *obj, struct policy_rule *rule)
 {
@@ -713,6 +736,7 @@ static void check_action(struct vctx *ctx, json_t *obj, struct policy_rule *rule
         (void)get_string(ctx, v); /* only its type matters */
         pop(ctx);
     }
+    check_mode(ctx, obj, &rule->mode);
 }
 
 static bool valid_name_char(char ch)
@@ -723,9 +747,9 @@ static bool valid_name_char(char ch)
 
 static void check_rule(struct vctx *ctx, json_t *j, struct policy_rule *rules, size_t index)
 {
-    static const char *const keys[] = {
-        "name",           "match",    "action",      "errno",   "audit",
-        "timeout_cap_ms", "vlen_cap", "clear_flags", "comment", NULL};
+    static const char *const keys[] = {"name",    "match",          "action",   "errno",
+                                       "audit",   "timeout_cap_ms", "vlen_cap", "clear_flags",
+                                       "comment", "mode",           NULL};
     struct policy_rule *rule = &rules[index];
     json_t *v;
 
@@ -856,10 +880,11 @@ static void sort_diags(struct mmsg_diags *diags)
 int policy_validate(json_t *root, const char *buf, size_t buf_len, struct mmsg_policy *policy,
                     struct mmsg_diags *reterr_diags)
 {
-    static const char *const top_keys[] = {"version",   "default",     "rules",
-                                           "drop_caps", "description", NULL};
-    static const char *const default_keys[] = {
-        "action", "errno", "audit", "timeout_cap_ms", "vlen_cap", "clear_flags", "comment", NULL};
+    static const char *const top_keys[] = {"version",     "default", "rules", "drop_caps",
+                                           "description", "mode",    NULL};
+    static const char *const default_keys[] = {"action",         "errno",    "audit",
+                                               "timeout_cap_ms", "vlen_cap", "clear_flags",
+                                               "comment",        "mode",     NULL};
     struct vctx ctx = {.buf = buf, .buf_len = buf_len, .diags = reterr_diags};
     json_t *v;
 
@@ -890,6 +915,8 @@ int policy_validate(json_t *root, const char *buf, size_t buf_len, struct mmsg_p
         pop(&ctx);
     }
     memcpy(policy->default_rule.name, "default", sizeof("default"));
+    policy->mode = POLICY_MODE_ENFORCE;
+    check_mode(&ctx, root, &policy->mode);
 
     v = json_object_get(root, "rules");
     if (v) {

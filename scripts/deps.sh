@@ -14,6 +14,13 @@ packages=(
     libcriterion-dev          # the test suite
     clang-format              # .ci/run format check (clang-format 14 on Debian 12)
     jq                        # scripts/demo.sh audit table
+    libsystemd-dev            # --log journal, --audit journal: (sd_journal_sendv)
+    systemd                   # journald and journalctl for the journal test
+    go-md2man                 # man pages from docs/*.md at build time
+    man-db                    # the install test renders every page (man -l)
+    # libsystemd-dev also serves the agent: socket activation, sd_notify readiness, fd store
+    runc crun podman          # tests/containers: real OCI runtimes hand listeners to the agent
+    busybox-static            # tests/containers: the containers' rootfs
 )
 
 missing=()

@@ -4,24 +4,40 @@
 #ifndef MMSGATE_BROKER_H
 #define MMSGATE_BROKER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
 #include "mmsgate/policy.h"
 
 struct mmsg_broker;
+struct stats;        /* broker/stats.h */
+struct policy_store; /* broker/policy-store.h */
+struct learn;        /* policy/learn.h */
+
+/* Signals mmsgate never forwards to PROG ("mmsgate reload PID", "mmsgate stats PID"): reload
+ * every policy and reopen the audit file; print the stats table on the log. serve and agent
+ * also reload on SIGHUP. */
+#define MMSG_SIGNAL_RELOAD (SIGRTMIN + 0)
+#define MMSG_SIGNAL_STATS (SIGRTMIN + 1)
 
 struct mmsg_broker_options {
-    const struct mmsg_policy *policy; /* borrowed; must outlive the broker */
+    const struct mmsg_policy *policy; /* borrowed; used when @store is NULL (must outlive) */
     const char *audit_path;           /* NULL: no audit; "-": stderr; else appended to */
     bool audit_all;                   /* audit every decision, not just audited rules */
-    unsigned max_workers;             /* threads for blocking emulations; 0: default (64) */
+    unsigned max_workers;             /* threads for emulations; 0: default (256) */
+    bool complain;                    /* decide and audit every call, enforce none (--complain) */
+    struct policy_store *store;       /* borrowed; NULL: @policy only (or the built-in one);
+                                       * reloaded on MMSG_SIGNAL_RELOAD (and SIGHUP for serve
+                                       * and agent) */
+    struct stats *stats;              /* borrowed; NULL: no counters (stats_record()) */
+    struct learn *learn;              /* borrowed; NULL: not learning (learn_observe()) */
 };
 
 /**
  * mmsg_broker_new() - create a broker (no listener yet).
- * Return: 0; -ENOMEM; -errno opening the audit sink; -ENOSYS when the kernel lacks
- * SECCOMP_GET_NOTIF_SIZES.
+ * Return: 0; -ENOMEM; -EINVAL (invalid policy, errors logged as FILE:LINE:COLUMN); -errno
+ * opening the policy or the audit sink; -ENOSYS when the kernel lacks SECCOMP_GET_NOTIF_SIZES.
  */
 int mmsg_broker_new(const struct mmsg_broker_options *opts, struct mmsg_broker **ret_broker);
 
@@ -35,10 +51,31 @@ struct mmsg_broker *mmsg_broker_free(struct mmsg_broker *broker);
  */
 int mmsg_broker_add_listener(struct mmsg_broker *broker, int listener_fd);
 
+/* Who a listener serves, for the policy choice and the audit (agent: one per container). */
+struct mmsg_listener_info {
+    const char *container_id; /* NULL outside the agent */
+    const char *bundle;       /* NULL when unknown */
+    const char *policy_name;  /* NULL: the default policy */
+    pid_t init_pid;           /* the container's first process as the host sees it; 0 unknown */
+};
+
+/**
+ * mmsg_broker_add_listener_info() - like mmsg_broker_add_listener(), with @info copied into
+ * the broker. Calls on this listener are decided by the policy named @info->policy_name; when
+ * that name does not resolve, every call fails closed with the deny errno of rule
+ * "policy-unavailable" (audited) and one log line says why.
+ * Return: as mmsg_broker_add_listener().
+ */
+int mmsg_broker_add_listener_info(struct mmsg_broker *broker, int listener_fd,
+                                  const struct mmsg_listener_info *info);
+
 /**
  * mmsg_broker_add_agent() - listen on the unix socket @path (mode 0600, a stale socket is
- * replaced) for OCI runtimes (runc, crun) handing over container listeners via the
- * runtime-spec `listenerPath`; each one received is served like mmsg_broker_add_listener().
+ * replaced; under systemd socket activation the inherited socket) for OCI runtimes (runc, crun,
+ * Podman) handing over container listeners via the runtime-spec `listenerPath`; each one is
+ * served like mmsg_broker_add_listener_info() with the container's identity and policy name.
+ * Listeners kept in systemd's fd store, or held by an agent already serving @path (which then
+ * hands them over and stops), are adopted first. See docs/containers.md.
  * Return: 0; -EBUSY (already listening); -EEXIST (@path is not a socket); -errno.
  */
 int mmsg_broker_add_agent(struct mmsg_broker *broker, const char *path);

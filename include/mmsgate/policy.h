@@ -81,7 +81,11 @@ struct mmsg_decision {
     int rule_index;        /* -1 for the default */
     const char *rule_name; /* borrowed from the policy: the rule's name, or "default" */
     bool audit;            /* this decision must be audited */
-    unsigned inputs;       /* enum mmsg_input set consulted to reach this decision */
+    /* false in complain mode (the policy's or the rule's "mode": "complain"): the broker audits
+     * the decision (with "enforced": false) but carries out none of it, answering as for allow;
+     * a deny, kill or cap is only reported. */
+    bool enforce;
+    unsigned inputs; /* enum mmsg_input set consulted to reach this decision */
     /* EMULATE caps. */
     int64_t timeout_cap_ms; /* -1: none */
     uint32_t vlen_cap;      /* 0: none */

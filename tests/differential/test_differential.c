@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../ia32.h"
+
 #ifndef MMSGATE_BIN
 #error "MMSGATE_BIN must be defined"
 #endif
@@ -187,6 +189,8 @@ Test(differential, native_runs_identical_64, .timeout = 120)
 
 Test(differential, native_runs_identical_32, .timeout = 120)
 {
+    if (!ia32_available(MMSG_DIFFCASES32))
+        cr_skip_test(IA32_SKIP_REASON);
     native_stable(MMSG_DIFFCASES32);
 }
 
@@ -197,6 +201,8 @@ Test(differential, case_count_64, .timeout = 120)
 
 Test(differential, case_count_32, .timeout = 120)
 {
+    if (!ia32_available(MMSG_DIFFCASES32))
+        cr_skip_test(IA32_SKIP_REASON);
     case_count(MMSG_DIFFCASES32, 3);
 }
 
@@ -207,5 +213,7 @@ Test(differential, emulated_identical_64, .timeout = 600)
 
 Test(differential, emulated_identical_32, .timeout = 600)
 {
+    if (!ia32_available(MMSG_DIFFCASES32))
+        cr_skip_test(IA32_SKIP_REASON);
     native_vs_emulated(MMSG_DIFFCASES32);
 }

@@ -21,6 +21,8 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
+#include "../ia32.h"
+
 #ifndef MMSGATE_BIN
 #error "MMSGATE_BIN must be defined by the build"
 #endif
@@ -144,12 +146,29 @@ static int start_argv(struct h_run *r, const char *path, const char *const pre[]
     return spawn(r, path, (char *const *)(uintptr_t)args);
 }
 
+/* i386 cases (a -m32 program, or int $0x80 from 64-bit code) need IA32 emulation. */
+static void need_ia32_for(const char *const argv[])
+{
+    bool i386 = false;
+
+    for (size_t i = 0; argv[i]; i++) {
+        size_t len = strlen(argv[i]);
+
+        if ((i == 0 && len > 2 && strcmp(argv[i] + len - 2, "32") == 0) ||
+            strcmp(argv[i], "int80") == 0)
+            i386 = true;
+    }
+    if (i386 && !ia32_available(h_prog("try-recvmmsg32")))
+        cr_skip_test(IA32_SKIP_REASON);
+}
+
 int h_start_gate(struct h_run *r, const struct h_gate *g, const char *const argv[])
 {
     const char *pre[16];
     const char *prog[256];
     size_t k = 0, n = 0;
 
+    need_ia32_for(argv);
     run_init(r);
     pre[k++] = MMSGATE_BIN;
     pre[k++] = "run";
@@ -180,6 +199,7 @@ int h_start_native(struct h_run *r, const char *const argv[])
 {
     const char *path;
 
+    need_ia32_for(argv);
     run_init(r);
     path = h_prog(argv[0]);
     {

@@ -60,9 +60,9 @@ static json_t *run_audited(struct h_run *r, const char *policy, bool audit_all,
 static void expect_key_order(json_t *ev)
 {
     static const char *const keys[] = {
-        "timestamp",   "processId", "threadId",    "processName", "executable",
-        "eventName",   "syscall",   "arch",        "args",        "decision",
-        "enforcement", "rule",      "returnValue", "errno",       "durationNs",
+        "timestamp",   "processId", "threadId",   "processName", "executable",    "eventName",
+        "syscall",     "arch",      "args",       "decision",    "enforcement",   "rule",
+        "returnValue", "errno",     "durationNs", "enforced",    "hostProcessId",
     };
     void *it = json_object_iter(ev);
     size_t i = 0;

@@ -95,9 +95,10 @@ static void expect_mentions(const struct h_run *r, const char *const words[])
 Test(cli, help_mentions_every_command_and_option, .timeout = 10)
 {
     static const char *const words[] = {
-        "run",           "serve",    "agent",       "check",       "policy default",
-        "--policy",      "--audit",  "--audit-all", "--drop-caps", "--workers",
-        "--listener-fd", "--socket", "--help",      "--version",   NULL,
+        "run",     "serve",       "agent",       "check",     "policy default", "--policy",
+        "--audit", "--audit-all", "--drop-caps", "--workers", "--listener-fd",  "--socket",
+        "--help",  "--version",   "learn",       "reload",    "stats",          "--complain",
+        "--log",   "--stats",     NULL,
     };
     const char *const argv[] = {"mmsgate", "--help", NULL};
     struct h_run r;
@@ -110,7 +111,8 @@ Test(cli, help_mentions_every_command_and_option, .timeout = 10)
 Test(cli, run_help_mentions_every_run_option, .timeout = 10)
 {
     static const char *const words[] = {
-        "--policy", "--audit", "--audit-all", "--drop-caps", "--workers", "PROG", NULL,
+        "--policy",   "--audit", "--audit-all", "--drop-caps",    "--workers", "PROG",
+        "--complain", "--log",   "--stats",     "mmsgate reload", NULL,
     };
     const char *const argv[] = {"mmsgate", "run", "--help", NULL};
     struct h_run r;

@@ -114,7 +114,7 @@ Test(launch, orphaned_descendant_is_served_until_it_exits, .timeout = 30)
     argv[3] = policy;
     snprintf(script, sizeof(script),
              "(sleep 0.3; exec %s --send 1 --vlen 1 --flags DONTWAIT) & exit 3",
-             h_prog("try-recvmmsg32"));
+             h_prog("try-recvmmsg64"));
     cr_expect(eq(int, h_cli(&r, argv, 10000), 3), "stderr: %s", r.err);
     cr_expect(not(eq(ptr, strstr(r.out, "errno=EHOSTUNREACH"), NULL)), "out: %s\nerr: %s", r.out,
               r.err);

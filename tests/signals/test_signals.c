@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../ia32.h"
+
 #ifndef MMSGATE_BIN
 #error "MMSGATE_BIN must be defined by the build"
 #endif
@@ -50,6 +52,20 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* sig32 where this kernel runs i386 code, else sig64 (the x86_64 route): tests/ia32.h. */
+static const char *sig_bin(void)
+{
+    static bool said;
+
+    if (ia32_available(SIG32_BIN))
+        return SIG32_BIN;
+    if (!said)
+        fprintf(stderr, "signals: %s; running sig64 (x86_64 route 299) instead\n",
+                IA32_SKIP_REASON);
+    said = true;
+    return SIG64_BIN;
+}
+
 /* Start sig32 ARGS..., under mmsgate with the emulate-everything policy if @gate. */
 static void run_start(struct run *r, bool gate, const char *const args[])
 {
@@ -71,7 +87,7 @@ static void run_start(struct run *r, bool gate, const char *const args[])
         argv[n++] = r->policy;
         argv[n++] = "--";
     }
-    argv[n++] = SIG32_BIN;
+    argv[n++] = sig_bin();
     for (size_t i = 0; args[i] && n < 31; i++)
         argv[n++] = args[i];
     argv[n] = NULL;

@@ -491,7 +491,8 @@ static const struct error_case error_cases[] = {
      "expected an integer, got a real number"},
     {"@{'version': 1}", "", "missing required key \"default\""},
     {MIN_HEAD "@'rule': []}", "rule",
-     "unknown key \"rule\" (expected one of: version, default, rules, drop_caps, description)"},
+     "unknown key \"rule\" (expected one of: version, default, rules, drop_caps, description, "
+     "mode)"},
     {MIN_HEAD "'drop_caps': @1}", "drop_caps", "expected a boolean, got an integer"},
     {MIN_HEAD "'description': @null}", "description", "expected a string, got null"},
     {MIN_HEAD "'rules': @{}}", "rules", "expected an array of rules, got an object"},
@@ -500,10 +501,10 @@ static const struct error_case error_cases[] = {
     {"{'version': 1, 'default': @{}}", "default", "missing required key \"action\""},
     {"{'version': 1, 'default': {'action': 'allow', @'name': 'x'}}", "default.name",
      "unknown key \"name\" (expected one of: action, errno, audit, timeout_cap_ms, vlen_cap, "
-     "clear_flags, comment)"},
+     "clear_flags, comment, mode)"},
     {"{'version': 1, 'default': {'action': 'allow', @'match': {}}}", "default.match",
      "unknown key \"match\" (expected one of: action, errno, audit, timeout_cap_ms, vlen_cap, "
-     "clear_flags, comment)"},
+     "clear_flags, comment, mode)"},
     {"{'version': 1, 'default': @{'action': 'deny'}}", "default",
      "missing required key \"errno\" (action deny needs an errno name)"},
     /* rule shape and name */
@@ -522,7 +523,7 @@ static const struct error_case error_cases[] = {
      "duplicate rule name \"x\" (first used by rules[0])"},
     {POLICY("{'name': 'r', 'action': 'allow', @'audti': true}"), "rules[0].audti",
      "unknown key \"audti\" (expected one of: name, match, action, errno, audit, timeout_cap_ms, "
-     "vlen_cap, clear_flags, comment)"},
+     "vlen_cap, clear_flags, comment, mode)"},
     /* action and its keys */
     {POLICY("@{'name': 'r'}"), "rules[0]", "missing required key \"action\""},
     {RULE("'action': @'drop'"), "rules[0].action",
@@ -646,10 +647,11 @@ static const struct error_case error_cases[] = {
      "default.action", "unknown action \"alow\" (expected one of: allow, deny, emulate, kill)"},
     {"{'description': '\xc3\xa9\xc3\xa9', @'x y': 1, 'version': 1, 'default': {'action': 'allow'}}",
      "[\"x y\"]",
-     "unknown key \"x y\" (expected one of: version, default, rules, drop_caps, description)"},
+     "unknown key \"x y\" (expected one of: version, default, rules, drop_caps, description, "
+     "mode)"},
     {"{'version': 1, 'default': {'action': 'allow'}, @'\\u00e9\\n': 0}", "[\"\\xc3\\xa9\\x0a\"]",
      "unknown key \"\\xc3\\xa9\\x0a\" (expected one of: version, default, rules, drop_caps, "
-     "description)"},
+     "description, mode)"},
 };
 
 Test(policy_errors, table)

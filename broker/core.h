@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The broker's shared state (not installed): listeners, jobs (one per notification in flight)
+ * and the worker pool, as the event loop (loop.c), the notification path (notify.c, decode.c,
+ * inputs.c, enforce.c) and the pool (pool.c) see them. */
+#ifndef MMSG_BROKER_CORE_H
+#define MMSG_BROKER_CORE_H
+
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "audit.h"
+#include "emulate.h"
+#include "mmsgate/broker.h"
+#include "policy-store.h"
+#include "remote.h"
+
+#define CONTAINER_ID_MAX 128
+#define BUNDLE_MAX 512
+
+/* One listener fd. Allocated once and recycled, never moved or freed while the broker lives, so
+ * an epoll event or a job may point at it. A listener that hung up stays open while jobs still
+ * answer on it, so a late reply never goes to a closed (or reused) fd number. */
+struct listener {
+    int fd;          /* -1: free slot; written only under the lock */
+    unsigned n_jobs; /* under the lock */
+    bool hung_up;    /* set by the loop thread only */
+    bool in_use;
+    struct listener *next_free;
+    char policy_name[POLICY_NAME_MAX]; /* "" : the default policy */
+    char container_id[CONTAINER_ID_MAX];
+    char bundle[BUNDLE_MAX];
+    pid_t init_pid;
+};
+
+struct proc_queue;
+
+/* Everything the broker knows about one notification. */
+struct job {
+    struct job *next; /* free list / per-process queue */
+    struct listener *lst;
+    struct loaded_policy *pol; /* the policy that decides this call (a reference) */
+    int listener;              /* lst->fd, captured when received */
+    uint64_t id;
+    pid_t tid;
+    struct seccomp_data data; /* the registers, as received */
+    struct proc_queue *pq;    /* while queued or running in the pool */
+
+    struct remote remote;
+    struct emu_call call;
+    struct mmsg_call mcall; /* what the policy sees */
+    bool decoded, decided;
+    bool not_enforced; /* complain mode: the decision is audited, the call proceeds */
+    int sockfd;        /* our duplicate, or -errno */
+    struct mmsg_decision decision;
+    struct emu_caps caps;
+    uint64_t start_ns; /* CLOCK_MONOTONIC at receipt: caps count from here */
+    uint64_t wall_ns;  /* CLOCK_REALTIME at receipt */
+    struct audit_record rec;
+    struct remote_identity ident;
+    bool ident_known;
+};
+
+struct pool;
+struct agent;
+
+struct mmsg_broker {
+    struct policy_store *store; /* borrowed (options), or owned when own_store */
+    bool own_store;
+    struct loaded_policy fixed; /* options.policy when there is no store; never freed */
+    bool complain;
+    struct stats *stats;
+    struct learn *learn; /* learn_observe() is not thread-safe: under learn_lock */
+    pthread_mutex_t learn_lock;
+    struct audit *audit;
+    bool audit_all;
+    int epfd;
+    struct agent *agent; /* OCI listenerPath socket and its peers (agent.c); NULL: none */
+    struct seccomp_notif_sizes sizes;
+    struct seccomp_notif *req;
+
+    pthread_mutex_t lock; /* listeners' fd/n_jobs, the job free list */
+    struct listener **listeners;
+    unsigned n_alloc, n_listeners; /* slots allocated; listeners not hung up */
+    struct listener *free_listeners;
+    struct job *jobs;
+    struct job *free_jobs;
+
+    struct pool *pool;
+    volatile bool stopping; /* read by emulations waiting for data */
+    bool handed_over;       /* the agent gave every listener to a newer agent */
+};
+
+#define MAX_JOBS 4096
+#define MAX_LISTENERS 4096
+
+/* notify.c: the notification path. On the loop thread (@s NULL) it decides what registers
+ * decide and hands the rest to the pool; on a worker it runs to the end. */
+void notify_handle(struct mmsg_broker *b, struct job *j, struct emu_scratch *s);
+/* Answer @j with @ret (>= 0 a count, < 0 an errno) and write its audit record. */
+void notify_reply(struct mmsg_broker *b, struct job *j, int64_t ret, const char *enforcement);
+/* Give @j's resources back (called once per job, after its answer). */
+void job_release(struct mmsg_broker *b, struct job *j);
+
+/* decode.c: the call from its registers. Return: false for a route mmsgate does not serve. */
+bool decode_registers(const struct seccomp_data *d, struct emu_call *ret);
+/* Fill @call with the register inputs of @c (all of them but the route for socketcall only once
+ * its arguments are read). */
+void decode_call(const struct emu_call *c, struct mmsg_call *call);
+/* The inputs that are registers on @sys's route. */
+unsigned decode_register_inputs(enum mmsg_syscall sys);
+
+/* inputs.c: open the caller and read, once and in a fixed order, every input @j's policy needs.
+ * Return: 0; -ENOENT (the call is gone); -EFAULT (socketcall arguments unreadable); -errno. */
+int inputs_fetch(struct mmsg_broker *b, struct job *j);
+/* Who made the call, for an audit record that will be written. */
+void inputs_identity(struct mmsg_broker *b, struct job *j);
+
+/* enforce.c: carry out @j's decision. Return: the answer (count or -errno), with
+ * @ret_enforcement; INT64_MIN when the decision was answered already (CONTINUE, kill). */
+int64_t enforce_decision(struct mmsg_broker *b, struct job *j, struct emu_scratch *s,
+                         const char **ret_enforcement);
+
+/* pool.c: workers shared fairly per process. */
+int pool_new(struct mmsg_broker *b, unsigned max_workers, struct pool **ret);
+/* Queue @j for its process; never blocks. Return: 0; -EAGAIN (nobody can take it). */
+int pool_submit(struct pool *p, struct job *j);
+/* Answer every queued call fail-closed, end waits, join the workers. */
+struct pool *pool_free(struct pool *p);
+
+#endif

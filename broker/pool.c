@@ -1,0 +1,459 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The worker pool, shared fairly between processes. Every call that needs its caller opened
+ * (memory, fds) or may wait runs on a worker. Each process (thread group) may occupy at most
+ * `share` workers at once; its further calls queue behind its own, never behind another
+ * process's, and ready processes are served round robin. So one process that blocks many calls
+ * (or stalls the broker on a page it never lets fault in) holds only its own share.
+ *
+ * Queued calls still honour signals: with WAIT_KILLABLE_RECV the kernel holds non-fatal signals
+ * of a call the broker has received, so a watcher thread looks at every queued caller every
+ * WATCH_MS and answers an interrupted one with ERESTARTSYS (the kernel then restarts the call
+ * or fails it with EINTR, as it would have itself); a caller that is gone is dropped. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core.h"
+#include "kernel.h"
+
+#define LOG_COMPONENT "pool"
+#include "log.h"
+
+#define WATCH_MS 20
+#define PQ_BUCKETS 1024
+
+struct proc_queue {
+    pid_t tgid;
+    unsigned running;
+    unsigned queued;
+    struct job *head, *tail;
+    bool ready; /* on the ready list */
+    struct proc_queue *next_ready;
+    struct proc_queue *next_hash;
+};
+
+struct worker {
+    pthread_t thread;
+    struct pool *pool;
+    struct emu_scratch scratch;
+};
+
+struct pool {
+    struct mmsg_broker *b;
+    pthread_mutex_t lock;
+    pthread_cond_t work;
+    pthread_cond_t watch;
+    struct proc_queue *hash[PQ_BUCKETS];
+    struct proc_queue *ready_head, *ready_tail;
+    struct worker *workers;
+    unsigned n_workers, max_workers, n_idle, share;
+    unsigned n_queued; /* calls waiting for a worker, every process */
+    bool stopping, watcher_started;
+    pthread_t watcher;
+    /* tid -> tgid, for the fairness key only (a stale entry only misattributes a share). */
+    struct {
+        pid_t tid, tgid;
+    } tgids[4096];
+};
+
+static unsigned hash_tgid(pid_t tgid)
+{
+    return (unsigned)tgid % PQ_BUCKETS;
+}
+
+static pid_t tgid_cached(struct pool *p, pid_t tid)
+{
+    unsigned i = (unsigned)tid % ELEMENTSOF(p->tgids);
+    pid_t tgid;
+
+    if (p->tgids[i].tid == tid && tid > 0)
+        return p->tgids[i].tgid;
+    tgid = tid > 0 ? remote_tgid_of(tid) : 0;
+    if (tgid <= 0)
+        tgid = tid; /* gone or unreadable: its own queue; the worker finds out */
+    p->tgids[i].tid = tid;
+    p->tgids[i].tgid = tgid;
+    return tgid;
+}
+
+static struct proc_queue *pq_get(struct pool *p, pid_t tgid)
+{
+    struct proc_queue **slot = &p->hash[hash_tgid(tgid)], *q;
+
+    for (q = *slot; q; q = q->next_hash)
+        if (q->tgid == tgid)
+            return q;
+    q = calloc(1, sizeof(*q));
+    if (!q)
+        return NULL;
+    q->tgid = tgid;
+    q->next_hash = *slot;
+    *slot = q;
+    return q;
+}
+
+static void pq_put(struct pool *p, struct proc_queue *q)
+{
+    struct proc_queue **slot = &p->hash[hash_tgid(q->tgid)];
+
+    if (q->running || q->queued || q->ready)
+        return;
+    while (*slot != q)
+        slot = &(*slot)->next_hash;
+    *slot = q->next_hash;
+    free(q);
+}
+
+/* Put @q on the ready list if it has work and room in its share. Locked. */
+static void make_ready(struct pool *p, struct proc_queue *q)
+{
+    if (q->ready || !q->queued || q->running >= p->share)
+        return;
+    q->ready = true;
+    q->next_ready = NULL;
+    if (p->ready_tail)
+        p->ready_tail->next_ready = q;
+    else
+        p->ready_head = q;
+    p->ready_tail = q;
+}
+
+/* The next job, round robin over processes. Locked. */
+static struct job *take_job(struct pool *p)
+{
+    struct proc_queue *q = p->ready_head;
+    struct job *j;
+
+    if (!q)
+        return NULL;
+    p->ready_head = q->next_ready;
+    if (!p->ready_head)
+        p->ready_tail = NULL;
+    q->ready = false;
+    j = q->head;
+    q->head = j->next;
+    if (!q->head)
+        q->tail = NULL;
+    q->queued--;
+    p->n_queued--;
+    q->running++;
+    make_ready(p, q);
+    return j;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct pool *p = w->pool;
+
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        struct job *j;
+
+        while (!p->ready_head && !p->stopping) {
+            p->n_idle++;
+            pthread_cond_wait(&p->work, &p->lock);
+            p->n_idle--;
+        }
+        j = take_job(p);
+        if (!j)
+            break; /* stopping, nothing left */
+        pthread_mutex_unlock(&p->lock);
+
+        {
+            struct proc_queue *q = j->pq;
+
+            notify_handle(p->b, j, &w->scratch); /* answers and releases j */
+            pthread_mutex_lock(&p->lock);
+            q->running--;
+            make_ready(p, q);
+            pq_put(p, q);
+            if (p->ready_head)
+                pthread_cond_signal(&p->work);
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* Start a worker if none is idle and the pool may grow. Locked. */
+static void grow(struct pool *p)
+{
+    struct worker *w;
+    int r;
+
+    if (p->n_idle > 0 || p->n_workers >= p->max_workers || p->stopping)
+        return;
+    w = &p->workers[p->n_workers];
+    w->pool = p;
+    r = emu_scratch_init(&w->scratch);
+    if (r >= 0) {
+        w->scratch.stop = &p->b->stopping;
+        r = -pthread_create(&w->thread, NULL, worker_main, w);
+        if (r < 0)
+            emu_scratch_done(&w->scratch);
+    }
+    if (r >= 0)
+        p->n_workers++;
+    else
+        log_warning_errno(r, "starting a worker (%u running)", p->n_workers);
+}
+
+/* Whether the caller of a queued call was interrupted by a signal or is gone. */
+static bool interrupted(int listener, uint64_t id, pid_t tid)
+{
+    struct remote probe;
+
+    /* remote_signal_pending() checks ID_VALID after reading: a reused tid cannot lend us its
+     * signals, and a caller that is gone reads as -ESRCH (dropped). */
+    remote_init(&probe, listener, id, tid);
+    return remote_signal_pending(&probe) != 0;
+}
+
+#define WATCH_BATCH 256
+
+struct watched {
+    struct job *j;
+    struct proc_queue *q;
+    int listener;
+    uint64_t id;
+    pid_t tid;
+};
+
+/* Take @j out of its queue if it is still queued there. Locked. Return: whether it was. */
+static bool unqueue(struct pool *p, struct proc_queue *q, struct job *j, uint64_t id)
+{
+    struct job **jp = &q->head, *prev = NULL;
+
+    while (*jp && *jp != j) {
+        prev = *jp;
+        jp = &(*jp)->next;
+    }
+    if (!*jp || j->id != id)
+        return false;
+    *jp = j->next;
+    if (q->tail == j)
+        q->tail = prev;
+    q->queued--;
+    p->n_queued--;
+    if (!q->queued && q->ready) {
+        struct proc_queue **rp = &p->ready_head, *last = NULL;
+
+        while (*rp != q) {
+            last = *rp;
+            rp = &(*rp)->next_ready;
+        }
+        *rp = q->next_ready;
+        if (p->ready_tail == q)
+            p->ready_tail = last;
+        q->ready = false;
+    }
+    return true;
+}
+
+/* One pass: snapshot up to WATCH_BATCH queued calls under the lock, look at their callers
+ * without it (a /proc read each), then answer the interrupted ones that are still queued. */
+static void watch_once(struct pool *p)
+{
+    struct watched w[WATCH_BATCH];
+    unsigned n = 0;
+
+    pthread_mutex_lock(&p->lock);
+    for (unsigned i = 0; i < PQ_BUCKETS && n < WATCH_BATCH; i++)
+        for (struct proc_queue *q = p->hash[i]; q && n < WATCH_BATCH; q = q->next_hash)
+            for (struct job *j = q->head; j && n < WATCH_BATCH; j = j->next)
+                w[n++] = (struct watched){j, q, j->listener, j->id, j->tid};
+    pthread_mutex_unlock(&p->lock);
+
+    for (unsigned i = 0; i < n; i++) {
+        bool taken;
+
+        if (!interrupted(w[i].listener, w[i].id, w[i].tid))
+            continue;
+        pthread_mutex_lock(&p->lock);
+        taken = unqueue(p, w[i].q, w[i].j, w[i].id);
+        if (taken)
+            pq_put(p, w[i].q);
+        pthread_mutex_unlock(&p->lock);
+        if (!taken)
+            continue; /* a worker took it meanwhile: it watches for signals itself */
+        /* -ERESTARTSYS becomes a restart (SA_RESTART) or EINTR on the way out of the kernel;
+         * a caller that is gone makes the reply fail with ENOENT, which is routine. */
+        notify_reply(p->b, w[i].j, -ERESTARTSYS_, "errno");
+        job_release(p->b, w[i].j);
+    }
+}
+
+static void *watcher_main(void *arg)
+{
+    struct pool *p = arg;
+
+    pthread_mutex_lock(&p->lock);
+    while (!p->stopping) {
+        struct timespec until;
+
+        (void)clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += WATCH_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        (void)pthread_cond_timedwait(&p->watch, &p->lock, &until);
+        if (p->stopping || !p->n_queued)
+            continue;
+        pthread_mutex_unlock(&p->lock);
+        watch_once(p);
+        pthread_mutex_lock(&p->lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+int pool_new(struct mmsg_broker *b, unsigned max_workers, struct pool **ret)
+{
+    struct pool *p;
+
+    p = calloc(1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    p->b = b;
+    p->max_workers = max_workers;
+    /* A process may hold a quarter of the pool, at least two workers: enough for a service's
+     * own concurrency, and four processes' worth remains for everyone else. */
+    p->share = max_workers / 4 > 2 ? max_workers / 4 : 2;
+    p->workers = calloc(max_workers, sizeof(*p->workers));
+    if (!p->workers) {
+        free(p);
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->watch, NULL);
+    *ret = p;
+    return 0;
+}
+
+int pool_submit(struct pool *p, struct job *j)
+{
+    pid_t tgid = tgid_cached(p, j->tid);
+    struct proc_queue *q;
+    int r = 0;
+
+    pthread_mutex_lock(&p->lock);
+    if (!p->watcher_started) {
+        r = -pthread_create(&p->watcher, NULL, watcher_main, p);
+        if (r < 0) {
+            pthread_mutex_unlock(&p->lock);
+            return r;
+        }
+        p->watcher_started = true;
+    }
+    q = p->stopping ? NULL : pq_get(p, tgid);
+    if (!q) {
+        pthread_mutex_unlock(&p->lock);
+        return -EAGAIN;
+    }
+    j->pq = q;
+    j->next = NULL;
+    if (q->tail)
+        q->tail->next = j;
+    else
+        q->head = j;
+    q->tail = j;
+    q->queued++;
+    p->n_queued++;
+    make_ready(p, q);
+    if (q->ready)
+        grow(p);
+    if (p->n_workers == 0) {
+        /* Nobody will ever take it. */
+        q->head = q->tail = NULL;
+        q->queued = 0;
+        q->ready = false;
+        p->n_queued = 0;
+        p->ready_head = p->ready_tail = NULL;
+        pq_put(p, q);
+        pthread_mutex_unlock(&p->lock);
+        return -EAGAIN;
+    }
+    pthread_cond_signal(&p->work);
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}
+
+struct pool *pool_free(struct pool *p)
+{
+    struct job *left = NULL;
+
+    if (!p)
+        return NULL;
+    pthread_mutex_lock(&p->lock);
+    p->stopping = true;
+    /* Calls nobody took yet: answered fail-closed below, as a closed listener would. */
+    for (unsigned i = 0; i < PQ_BUCKETS; i++)
+        for (struct proc_queue *q = p->hash[i]; q; q = q->next_hash) {
+            while (q->head) {
+                struct job *j = q->head;
+
+                q->head = j->next;
+                j->next = left;
+                left = j;
+            }
+            q->tail = NULL;
+            q->queued = 0;
+            q->ready = false;
+        }
+    p->ready_head = p->ready_tail = NULL;
+    p->n_queued = 0;
+    pthread_cond_broadcast(&p->work);
+    pthread_cond_broadcast(&p->watch);
+    pthread_mutex_unlock(&p->lock);
+    while (left) {
+        struct job *j = left;
+
+        left = j->next;
+        notify_reply(p->b, j, -ENOSYS, "errno");
+        job_release(p->b, j);
+    }
+    /* Running emulations see b->stopping within one signal-poll slice and answer ENOSYS. A
+     * worker stuck in a read of a page its caller never lets fault in (userfaultfd) cannot be
+     * interrupted: after a second it is left behind, so shutdown stays bounded; closing the
+     * listeners then fails its call with ENOSYS, and the process is about to exit. */
+    {
+        struct timespec deadline;
+        bool stuck = false;
+
+        (void)clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 1;
+        for (unsigned i = 0; i < p->n_workers; i++) {
+            if (pthread_timedjoin_np(p->workers[i].thread, NULL, &deadline) != 0) {
+                stuck = true;
+                continue;
+            }
+            emu_scratch_done(&p->workers[i].scratch);
+        }
+        if (p->watcher_started && pthread_timedjoin_np(p->watcher, NULL, &deadline) != 0)
+            stuck = true;
+        if (stuck) {
+            log_warning("a worker did not stop within 1 s (stuck reading caller memory); "
+                        "leaving it behind");
+            return NULL; /* the pool stays allocated for the thread still using it */
+        }
+    }
+    for (unsigned i = 0; i < PQ_BUCKETS; i++)
+        while (p->hash[i]) {
+            struct proc_queue *q = p->hash[i];
+
+            p->hash[i] = q->next_hash;
+            free(q);
+        }
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->watch);
+    free(p->workers);
+    free(p);
+    return NULL;
+}
