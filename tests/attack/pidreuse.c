@@ -25,8 +25,9 @@
 #include <unistd.h>
 
 #define PAGE 4096ul
-/* Fixed, so the victim can map its canary at the very same addresses. */
-#define REGION ((void *)0x200000000ul)
+/* Fixed, so the victim can map its canary at the very same addresses. In ASan's "high memory"
+ * and outside its allocator's space, so a sanitized test process can map it too. */
+#define REGION ((void *)0x3f0000000000ul)
 #define NR_X86_64_RECVMMSG 299
 
 static int fail(const char *what)

@@ -7,7 +7,7 @@
  *     "result cap_ms=A cap_errno=E alarm_ms=B alarm_errno=F" (-1 and "stuck" if the victim had
  *     not finished 20 s later).
  *   starve fds N: N threads of one process wait at once ("hogcap"); prints
- *     "result calls=N eagain=A eperm=B other=C (last ERRNO)". */
+ *     "result calls=N eagain=A eperm=B other=C restart=R (last ERRNO)" (R: errno 512). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <dirent.h>
@@ -31,7 +31,7 @@
 #define THREADS_MAX 2000
 
 static int quiet = -1;
-static atomic_int n_eagain, n_eperm, n_other, other_err;
+static atomic_int n_eagain, n_eperm, n_other, other_err, n_restart;
 
 static int64_t now_ms(void)
 {
@@ -82,6 +82,8 @@ static void *hog(void *name)
     else {
         atomic_fetch_add(&n_other, 1);
         atomic_store(&other_err, (int)-r);
+        if (r == -512) /* ERESTARTSYS, which must never reach user space */
+            atomic_fetch_add(&n_restart, 1);
     }
     return NULL;
 }
@@ -207,8 +209,9 @@ static int fds(int n)
     start_hogs(n, (char[]){"hogcap"}, th);
     for (int i = 0; i < n; i++)
         pthread_join(th[i], NULL);
-    printf("result calls=%d eagain=%d eperm=%d other=%d (last %s)\n", n, atomic_load(&n_eagain),
-           atomic_load(&n_eperm), atomic_load(&n_other),
+    printf("result calls=%d eagain=%d eperm=%d other=%d restart=%d (last %s)\n", n,
+           atomic_load(&n_eagain), atomic_load(&n_eperm), atomic_load(&n_other),
+           atomic_load(&n_restart),
            atomic_load(&n_other) ? progs_errno_name(atomic_load(&other_err)) : "none");
     return 0;
 }

@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -51,7 +52,7 @@ static void say(int fd, const char *fmt, ...)
 static void victim(unsigned long addr, unsigned long len, int ready, int cmd, int answer)
 {
     unsigned char *p = mmap((void *)addr, len, PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
     unsigned long changed = 0;
     char c;
 
@@ -162,6 +163,10 @@ static int ns_init(int out, bool fuse, bool supervised)
             close(fs.fd);
         victim(addr, len, pipes[0][1], pipes[1][0], pipes[2][1]);
     }
+    /* Only the victim keeps these ends: if it dies, our reads see EOF instead of waiting. */
+    close(pipes[0][1]);
+    close(pipes[1][0]);
+    close(pipes[2][1]);
     if (v != pid) {
         (void)kill(v, SIGKILL);
         return say(out, "error victim got pid %d, not the attacker's %d\n", (int)v, (int)pid), 1;
@@ -169,8 +174,12 @@ static int ns_init(int out, bool fuse, bool supervised)
     {
         char c;
 
-        if (read(pipes[0][0], &c, 1) != 1)
-            return say(out, "error victim not ready\n"), 1;
+        if (read(pipes[0][0], &c, 1) != 1) {
+            int st = 0;
+
+            (void)waitpid(v, &st, 0);
+            return say(out, "error victim not ready (status 0x%x)\n", (unsigned)st), 1;
+        }
     }
 
     /* Release the stall: the broker's read completes (zeros), and it carries on. */
@@ -232,9 +241,13 @@ static void expect_victim_untouched(bool fuse, bool supervised)
             say(out[1], "error unshare: %s\n", strerror(errno));
             _exit(1);
         }
+        /* Whoever of us dies first takes the namespace (and every process in it) along. */
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
         init = fork();
-        if (init == 0)
+        if (init == 0) {
+            (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
             _exit(ns_init(out[1], fuse, supervised));
+        }
         _exit(init > 0 && waitpid(init, &status, 0) == init && WIFEXITED(status)
                   ? WEXITSTATUS(status)
                   : 1);

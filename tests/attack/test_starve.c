@@ -87,6 +87,7 @@ Test(starve, a_thousand_waits_under_ulimit_n_1024_do_not_fail, .timeout = 180)
         sscanf(p, "result calls=%d eagain=%d eperm=%d other=%d", &calls, &eagain, &eperm, &other),
         4));
     cr_expect(eq(int, eperm, 0), "calls failed for want of broker fds: %s", p);
+    cr_expect(not(eq(ptr, strstr(p, " restart=0 "), NULL)), "errno 512 reached the program: %s", p);
     cr_expect(eq(int, other, 0), "calls failed with another error (EMFILE: our fd copy): %s", p);
     cr_expect(eq(int, eagain, 1000), "every call should end at its cap: %s", p);
     h_run_done(&r);
