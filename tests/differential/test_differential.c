@@ -17,9 +17,7 @@
 #error "MMSGATE_BIN must be defined"
 #endif
 
-/* criterion's eq(str, ...) takes char *, while -Wwrite-strings makes literals const. */
-#pragma GCC diagnostic ignored "-Wcast-qual"
-#pragma GCC diagnostic ignored "-Wdiscarded-qualifiers"
+#include "cr-literals.h"
 
 struct lines {
     char **v;

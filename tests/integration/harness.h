@@ -12,14 +12,8 @@
 
 #include <jansson.h>
 
-/* criterion's eq(str, ...) takes char *, while -Wwrite-strings makes literals const (as in
- * tests/unit/test_policy.c). Every test file includes this header after criterion's. */
-#pragma GCC diagnostic ignored "-Wcast-qual"
-#ifdef __clang__
-#pragma clang diagnostic ignored "-Wincompatible-pointer-types-discards-qualifiers"
-#else
-#pragma GCC diagnostic ignored "-Wdiscarded-qualifiers"
-#endif
+/* Every test file includes this header after criterion's. */
+#include "cr-literals.h"
 
 /* One subprocess. Everything is owned by the struct and released by h_run_done(). */
 struct h_run {

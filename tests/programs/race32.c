@@ -107,7 +107,8 @@ int main(int argc, char **argv)
     int sender;
     pthread_t t;
 
-    for (int i = 1; i < argc; i++) {
+    /* Every option takes one value: step over the pair. */
+    for (int i = 1; i < argc; i += 2) {
         long *dst = NULL;
 
         if (strcmp(argv[i], "--port-a") == 0)
@@ -122,7 +123,6 @@ int main(int argc, char **argv)
             usage();
             return 2;
         }
-        i++;
     }
 
     sh.fd_a = bind_udp((int)port_a, &addr_a);

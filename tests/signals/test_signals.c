@@ -25,9 +25,7 @@
 #error "SIG32_BIN must be defined by the build"
 #endif
 
-/* criterion's eq(str, ...) takes char *; -Wwrite-strings makes literals const. */
-#pragma GCC diagnostic ignored "-Wcast-qual"
-#pragma GCC diagnostic ignored "-Wdiscarded-qualifiers"
+#include "cr-literals.h"
 
 #define EMULATE_ALL "{\"version\":1,\"default\":{\"action\":\"emulate\"}}\n"
 
