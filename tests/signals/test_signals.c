@@ -455,6 +455,42 @@ static int count_fds(pid_t pid)
     return n;
 }
 
+/* The broker's fd count once it has stopped changing: unchanged over @quiet_ms of samples 10 ms
+ * apart, or whatever it is at @deadline_ms. A call answered is not yet a job released (the
+ * worker replies, then closes the job's pidfd, memory fd and socket duplicate), so a target that
+ * prints after its call returned may see the broker still holding them for a moment. */
+static int settled_fd_count(pid_t pid, int quiet_ms, int deadline_ms)
+{
+    int64_t end = mono_ms() + deadline_ms, since = mono_ms();
+    int n = count_fds(pid);
+
+    while (mono_ms() - since < quiet_ms && mono_ms() < end) {
+        int m;
+
+        (void)usleep(10000);
+        m = count_fds(pid);
+        if (m != n) {
+            n = m;
+            since = mono_ms();
+        }
+    }
+    return n;
+}
+
+/* Poll until the broker holds at most @limit fds or @deadline_ms passed; the last count. A leak
+ * never gets there; a release that is merely late does. */
+static int fd_count_at_most(pid_t pid, int limit, int deadline_ms)
+{
+    int64_t end = mono_ms() + deadline_ms;
+    int n = count_fds(pid);
+
+    while (n > limit && mono_ms() < end) {
+        (void)usleep(10000);
+        n = count_fds(pid);
+    }
+    return n;
+}
+
 /* The kill scenario natively: what a survivor on the shared socket gets from the kernel. */
 Test(kill, native_reference_survivor_gets_all, .timeout = 30)
 {
@@ -486,12 +522,13 @@ Test(kill, sigkill_mid_call_loses_nothing_leaks_nothing, .timeout = 30)
 
     run_start(&r, true, args);
     cr_assert(run_wait_for(&r, "warm\n", 10000), "output:\n%s", r.out);
-    before = count_fds(r.pid);
+    /* The target now waits on stdin, so nothing is in flight: the count settles at the broker's
+     * idle baseline once the warm-up job is released. */
+    before = settled_fd_count(r.pid, 300, 5000);
     cr_assert(eq(sz, (size_t)write(r.in_fd, "go\n", 3), 3));
     cr_assert(run_wait_for(&r, "killed-done\n", 15000), "output:\n%s", r.out);
-    /* Every emulation has been answered by now; give the workers a moment to release. */
-    usleep(200000);
-    after = count_fds(r.pid);
+    /* Idle again: every job released within the deadline unless one leaked. */
+    after = fd_count_at_most(r.pid, before, 5000);
     cr_assert(eq(sz, (size_t)write(r.in_fd, "go\n", 3), 3));
     cr_assert(eq(int, run_finish(&r, 10000), 0), "output:\n%s", r.out);
     cr_assert(line_of(r.out, "survivor received=", line, sizeof(line)), "output:\n%s", r.out);
@@ -502,7 +539,7 @@ Test(kill, sigkill_mid_call_loses_nothing_leaks_nothing, .timeout = 30)
     cr_expect(eq(i64, field(line, "received"), field(line, "expected")),
               "datagrams queued after the kill were lost: %s", line);
     cr_expect(eq(i64, field(line, "wrong"), 0), "%s", line);
-    cr_expect(eq(int, after, before), "broker fds before=%d after=%d", before, after);
+    cr_expect(le(int, after, before), "broker fds before=%d after=%d", before, after);
     run_done(&r);
 }
 
