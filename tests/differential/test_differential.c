@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "audit-count.h"
+
 #ifndef MMSGATE_BIN
 #error "MMSGATE_BIN must be defined"
 #endif
@@ -131,15 +133,63 @@ static size_t compare(const char *what, const struct lines *a, const struct line
     return same;
 }
 
+/* The audit event name of each route a diffcases line names (docs/audit.md, eventName). */
+static const struct {
+    const char *route;
+    const char *event;
+} route_events[] = {
+    {"337", "recvmmsg_time32"},
+    {"417", "recvmmsg_time64"},
+    {"sc", "socketcall"},
+    {"299", "recvmmsg"},
+};
+
+/* Case lines of @l on @route. */
+static size_t cases_on_route(const struct lines *l, const char *route)
+{
+    char pat[32];
+    size_t n = 0;
+
+    (void)snprintf(pat, sizeof(pat), " route=%s ", route);
+    for (size_t i = 0; i < l->n; i++)
+        n += strstr(l->v[i], pat) != NULL;
+    return n;
+}
+
+/* Both runs print the same lines if a route stops trapping (both are then native): the gated
+ * run's audit must show the broker emulating at least one call per case on every route. */
+static void expect_supervised(const struct lines *native, const char *audit_path)
+{
+    for (size_t i = 0; i < sizeof(route_events) / sizeof(route_events[0]); i++) {
+        size_t want = cases_on_route(native, route_events[i].route);
+        long got = audit_count_emulated(audit_path, route_events[i].event);
+
+        fprintf(stderr, "route %s: %zu cases, %ld calls emulated\n", route_events[i].route, want,
+                got);
+        cr_assert(ge(long, got, 0), "audit file %s: %s", audit_path, strerror((int)-got));
+        cr_expect(ge(long, got, (long)want), "route %s: %zu cases but only %ld calls emulated",
+                  route_events[i].route, want, got);
+    }
+}
+
 static void native_vs_emulated(const char *prog)
 {
+    char audit[] = "/tmp/mmsg-diff-audit-XXXXXX";
+    int audit_fd = mkstemp(audit);
     const char *native[] = {prog, NULL};
-    const char *gated[] = {MMSGATE_BIN, "run", "--policy", MMSG_DIFF_POLICY, "--", prog, NULL};
+    const char *gated[] = {MMSGATE_BIN, "run", "--policy",    MMSG_DIFF_POLICY,
+                           "--audit",   audit, "--audit-all", "--",
+                           prog,        NULL};
     struct lines n = {0}, e = {0};
     size_t same;
 
+    cr_assert(ge(int, audit_fd, 0));
+    (void)close(audit_fd); /* mmsgate opens it again by name */
     cr_assert(eq(int, capture(native, &n), 0));
+    cr_assert(gt(sz, n.n, 0));
     cr_assert(eq(int, capture(gated, &e), 0));
+    expect_supervised(&n, audit);
+    (void)unlink(audit); /* a temporary file; nothing to do if it is gone */
     cr_assert(eq(int, WIFEXITED(n.status) ? WEXITSTATUS(n.status) : -1, 0));
     cr_assert(eq(long, n.reported, (long)n.n), "native run: 'cases N' matches the case lines");
     same = compare(prog, &n, &e, "native  ", "emulated");

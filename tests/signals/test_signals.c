@@ -25,6 +25,7 @@
 #error "SIG32_BIN must be defined by the build"
 #endif
 
+#include "audit-count.h"
 #include "cr-literals.h"
 
 #define EMULATE_ALL "{\"version\":1,\"default\":{\"action\":\"emulate\"}}\n"
@@ -38,6 +39,7 @@ struct run {
     char *out;
     size_t len, cap;
     char policy[64];
+    char audit[64]; /* --audit-all file of a gated run that proves supervision, or "" */
 };
 
 static int64_t mono_ms(void)
@@ -48,8 +50,14 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Start sig32 ARGS..., under mmsgate with the emulate-everything policy if @gate. */
-static void run_start(struct run *r, bool gate, const char *const args[])
+enum gate {
+    NATIVE,
+    GATED,         /* under mmsgate, emulating every call */
+    GATED_AUDITED, /* the same, and every call audited to r->audit */
+};
+
+/* Start sig32 ARGS..., natively or under mmsgate with the emulate-everything policy. */
+static void run_start(struct run *r, enum gate gate, const char *const args[])
 {
     const char *argv[32];
     int in[2], out[2], n = 0;
@@ -67,6 +75,15 @@ static void run_start(struct run *r, bool gate, const char *const args[])
         argv[n++] = "run";
         argv[n++] = "--policy";
         argv[n++] = r->policy;
+        if (gate == GATED_AUDITED) {
+            (void)snprintf(r->audit, sizeof(r->audit), "/tmp/mmsg-signals-audit-XXXXXX");
+            fd = mkstemp(r->audit);
+            cr_assert(ge(int, fd, 0));
+            (void)close(fd); /* mmsgate opens it again by name */
+            argv[n++] = "--audit";
+            argv[n++] = r->audit;
+            argv[n++] = "--audit-all";
+        }
         argv[n++] = "--";
     }
     argv[n++] = SIG32_BIN;
@@ -165,8 +182,21 @@ static void run_done(struct run *r)
         (void)close(r->out_fd);
     if (r->policy[0])
         (void)unlink(r->policy);
+    if (r->audit[0])
+        (void)unlink(r->audit);
     free(r->out);
     *r = (struct run){.pid = -1, .in_fd = -1, .out_fd = -1};
+}
+
+/* A gated run whose calls all went native would print what a native run prints: the broker's
+ * audit must show it emulating at least @min_calls of sig32's recvmmsg_time32 calls. */
+static void expect_supervised(const struct run *r, long min_calls)
+{
+    long n = audit_count_emulated(r->audit, "recvmmsg_time32");
+
+    cr_assert(ge(long, n, 0), "audit file %s: %s", r->audit, strerror((int)-n));
+    cr_expect(ge(long, n, min_calls), "only %ld calls emulated, expected at least %ld", n,
+              min_calls);
 }
 
 /* The line of @out starting with @prefix, copied into @buf; false if none. */
@@ -215,7 +245,8 @@ static void noloss(const char *family, bool restart, const char *target, const c
     char line[512];
     int code;
 
-    run_start(&r, true, args);
+    /* Not audited: a line per call for 100000 datagrams would be tens of MB. */
+    run_start(&r, GATED, args);
     code = run_finish(&r, 90000);
     cr_log_info("%s %s %s %s: %s", family, restart ? "SA_RESTART" : "no SA_RESTART", target,
                 timeout, line_of(r.out, "noloss ", line, sizeof(line)) ? line : r.out);
@@ -307,12 +338,14 @@ static void restart_case_differs(const char *scenario, const char *const native[
     char *nat, *gat, *pn, *pg;
     int code;
 
-    run_start(&rn, false, args);
+    run_start(&rn, NATIVE, args);
     code = run_finish(&rn, 20000);
     cr_assert(eq(int, code, 0), "native run; output:\n%s", rn.out);
-    run_start(&rg, true, args);
+    run_start(&rg, GATED_AUDITED, args);
     code = run_finish(&rg, 20000);
     cr_assert(eq(int, code, 0), "gated run; output:\n%s", rg.out);
+    /* At least the final call, which no signal interrupts. */
+    expect_supervised(&rg, 1);
     nat = result_lines(rn.out);
     gat = result_lines(rg.out);
     cr_log_info("restart %s native:\n%sgated:\n%s", scenario, nat, gat);
@@ -498,7 +531,7 @@ Test(kill, native_reference_survivor_gets_all, .timeout = 30)
     struct run r;
     char line[256];
 
-    run_start(&r, false, args);
+    run_start(&r, NATIVE, args);
     cr_assert(run_wait_for(&r, "warm\n", 10000), "output:\n%s", r.out);
     cr_assert(eq(sz, (size_t)write(r.in_fd, "go\n", 3), 3));
     cr_assert(run_wait_for(&r, "killed-done\n", 15000), "output:\n%s", r.out);
@@ -520,7 +553,7 @@ Test(kill, sigkill_mid_call_loses_nothing_leaks_nothing, .timeout = 30)
     char line[256];
     int before, after;
 
-    run_start(&r, true, args);
+    run_start(&r, GATED_AUDITED, args);
     cr_assert(run_wait_for(&r, "warm\n", 10000), "output:\n%s", r.out);
     /* The target now waits on stdin, so nothing is in flight: the count settles at the broker's
      * idle baseline once the warm-up job is released. */
@@ -540,6 +573,8 @@ Test(kill, sigkill_mid_call_loses_nothing_leaks_nothing, .timeout = 30)
               "datagrams queued after the kill were lost: %s", line);
     cr_expect(eq(i64, field(line, "wrong"), 0), "%s", line);
     cr_expect(le(int, after, before), "broker fds before=%d after=%d", before, after);
+    /* The warm-up call and the survivor's calls that returned datagrams. */
+    expect_supervised(&r, 2);
     run_done(&r);
 }
 
@@ -554,7 +589,7 @@ Test(threads, eight_callers_own_sockets_thread_directed_signals, .timeout = 60)
     char line[256], prefix[32];
     int code;
 
-    run_start(&r, true, args);
+    run_start(&r, GATED_AUDITED, args);
     code = run_finish(&r, 45000);
     cr_log_info("under mmsgate:\n%s", r.out);
     fprintf(stderr, "signals: threads:\n%s", r.out);
@@ -573,6 +608,8 @@ Test(threads, eight_callers_own_sockets_thread_directed_signals, .timeout = 60)
         else
             cr_expect(eq(i64, field(line, "eintr"), 0), "bystander interrupted: %s", line);
     }
+    /* At least one call per thread. */
+    expect_supervised(&r, 8);
     run_done(&r);
 }
 
@@ -585,7 +622,7 @@ Test(threads, unshared_fd_table_same_number_own_socket, .timeout = 30)
     char line[256];
     int code;
 
-    run_start(&r, true, args);
+    run_start(&r, GATED_AUDITED, args);
     code = run_finish(&r, 20000);
     cr_log_info("under mmsgate:\n%s", r.out);
     fprintf(stderr, "signals: unshare:\n%s", r.out);
@@ -593,5 +630,6 @@ Test(threads, unshared_fd_table_same_number_own_socket, .timeout = 30)
     cr_assert(line_of(r.out, "unshare fd=", line, sizeof(line)), "output:\n%s", r.out);
     cr_expect(strstr(r.out, " main ret=1 errno=0 data=from-A\n") != NULL, "%s", r.out);
     cr_expect(strstr(r.out, " thread ret=1 errno=0 data=from-B\n") != NULL, "%s", r.out);
+    expect_supervised(&r, 2);
     run_done(&r);
 }
