@@ -27,9 +27,11 @@
 #define EXIT_CANNOT_EXEC 126
 #define EXIT_NOT_FOUND 127
 
+/* The help printers ignore fputs() results: a closed or full stdout leaves nothing to report
+ * the failure on, and the exit status of --help is not a data channel. */
 static void help_options(FILE *f)
 {
-    fputs(
+    (void)fputs(
         "Options of run, serve and agent:\n"
         "  -p, --policy FILE    the policy (default: the built-in one, `mmsgate policy default`)\n"
         "  -a, --audit FILE|-   append one JSON line per audited decision to FILE (- = stderr);\n"
@@ -49,54 +51,57 @@ static void help_options(FILE *f)
 
 static void help_main(FILE *f)
 {
-    fputs("Usage: mmsgate COMMAND [OPTIONS]\n"
-          "\n"
-          "Sandbox the recvmmsg system call family (i386 recvmmsg_time32 337, recvmmsg_time64\n"
-          "417, socketcall(SYS_RECVMMSG), x86_64 recvmmsg 299) of a program with a seccomp\n"
-          "user-notification filter, and decide every call with a JSON policy: allow, deny with\n"
-          "an errno, emulate in the broker (with caps such as a real bound on waiting), or kill.\n"
-          "\n"
-          "Commands:\n"
-          "  run [OPTIONS] [--] PROG [ARGS...]  start PROG under the broker (see run --help)\n"
-          "  serve --listener-fd N [OPTIONS]    serve the listener fd N of an existing sandbox\n"
-          "  agent --socket PATH [OPTIONS]      serve containers whose OCI runtime (runc, crun)\n"
-          "                                     hands listeners to PATH (spec listenerPath)\n"
-          "  check FILE                         validate a policy; errors as FILE:LINE:COLUMN\n"
-          "  policy default                     print the built-in default policy\n"
-          "  filter                             print the seccomp filter (libseccomp PFC)\n"
-          "\n"
-          "  -h, --help       show this help\n"
-          "  -V, --version    show the version\n"
-          "\n",
-          f);
+    (void)fputs(
+        "Usage: mmsgate COMMAND [OPTIONS]\n"
+        "\n"
+        "Sandbox the recvmmsg system call family (i386 recvmmsg_time32 337, recvmmsg_time64\n"
+        "417, socketcall(SYS_RECVMMSG), x86_64 recvmmsg 299) of a program with a seccomp\n"
+        "user-notification filter, and decide every call with a JSON policy: allow, deny with\n"
+        "an errno, emulate in the broker (with caps such as a real bound on waiting), or kill.\n"
+        "\n"
+        "Commands:\n"
+        "  run [OPTIONS] [--] PROG [ARGS...]  start PROG under the broker (see run --help)\n"
+        "  serve --listener-fd N [OPTIONS]    serve the listener fd N of an existing sandbox\n"
+        "  agent --socket PATH [OPTIONS]      serve containers whose OCI runtime (runc, crun)\n"
+        "                                     hands listeners to PATH (spec listenerPath)\n"
+        "  check FILE                         validate a policy; errors as FILE:LINE:COLUMN\n"
+        "  policy default                     print the built-in default policy\n"
+        "  filter                             print the seccomp filter (libseccomp PFC)\n"
+        "\n"
+        "  -h, --help       show this help\n"
+        "  -V, --version    show the version\n"
+        "\n",
+        f);
     help_options(f);
-    fputs("\n"
-          "Exit status of run: PROG's (128+N if it died by signal N); 125 if mmsgate failed;\n"
-          "126 if PROG could not be executed; 127 if PROG was not found.\n"
-          "Exit status of check: 0 valid, 1 invalid, 2 unreadable.\n"
-          "Documentation: docs/mmsgate.md, docs/policy.md, docs/audit.md.\n",
-          f);
+    (void)fputs(
+        "\n"
+        "Exit status of run: PROG's (128+N if it died by signal N); 125 if mmsgate failed;\n"
+        "126 if PROG could not be executed; 127 if PROG was not found.\n"
+        "Exit status of check: 0 valid, 1 invalid, 2 unreadable.\n"
+        "Documentation: docs/mmsgate.md, docs/policy.md, docs/audit.md.\n",
+        f);
 }
 
 static void help_run(FILE *f)
 {
-    fputs("Usage: mmsgate run [OPTIONS] [--] PROG [ARGS...]\n"
-          "       mmsgate serve --listener-fd N [OPTIONS]\n"
-          "       mmsgate agent --socket PATH [OPTIONS]\n"
-          "\n"
-          "run starts PROG (a 32-bit or 64-bit program) with no_new_privs and a seccomp filter\n"
-          "that sends every recvmmsg-family call to this broker, and exits with PROG's status\n"
-          "(128+N if PROG died by signal N) once PROG and every descendant that inherited the\n"
-          "filter have exited. INT, TERM, HUP, QUIT, USR1 and USR2 are forwarded to PROG.\n"
-          "If mmsgate dies, PROG is killed (PR_SET_PDEATHSIG) and descendants' calls fail\n"
-          "with ENOSYS: nothing runs unsupervised.\n"
-          "\n",
-          f);
+    (void)fputs(
+        "Usage: mmsgate run [OPTIONS] [--] PROG [ARGS...]\n"
+        "       mmsgate serve --listener-fd N [OPTIONS]\n"
+        "       mmsgate agent --socket PATH [OPTIONS]\n"
+        "\n"
+        "run starts PROG (a 32-bit or 64-bit program) with no_new_privs and a seccomp filter\n"
+        "that sends every recvmmsg-family call to this broker, and exits with PROG's status\n"
+        "(128+N if PROG died by signal N) once PROG and every descendant that inherited the\n"
+        "filter have exited. INT, TERM, HUP, QUIT, USR1 and USR2 are forwarded to PROG.\n"
+        "If mmsgate dies, PROG is killed (PR_SET_PDEATHSIG) and descendants' calls fail\n"
+        "with ENOSYS: nothing runs unsupervised.\n"
+        "\n",
+        f);
     help_options(f);
-    fputs("\n"
-          "Exit status: PROG's; 125 if mmsgate failed (bad option or policy, no sandbox);\n"
-          "126 if PROG could not be executed; 127 if PROG was not found.\n",
-          f);
+    (void)fputs("\n"
+                "Exit status: PROG's; 125 if mmsgate failed (bad option or policy, no sandbox);\n"
+                "126 if PROG could not be executed; 127 if PROG was not found.\n",
+                f);
 }
 
 static int load_policy(const char *path, struct mmsg_policy **ret)
@@ -356,7 +361,11 @@ int main(int argc, char **argv)
         return cmd_check(argc - 1, argv + 1);
     if (strcmp(argv[1], "policy") == 0) {
         if (argc == 3 && strcmp(argv[2], "default") == 0) {
-            fputs(mmsg_policy_default_json(), stdout);
+            /* A policy cut short by a full disk must not look like success. */
+            if (fputs(mmsg_policy_default_json(), stdout) == EOF || fflush(stdout) == EOF) {
+                log_error_errno(-errno, "writing the default policy");
+                return 1;
+            }
             return 0;
         }
         fprintf(stderr, "Usage: mmsgate policy default\n");
@@ -365,7 +374,9 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "filter") == 0) {
         int r;
 
-        fflush(stdout);
+        /* Anything buffered must precede the filter text; a failed flush leaves nothing to
+         * order, and the export's own write then reports the error. */
+        (void)fflush(stdout);
         r = filter_export_pfc(STDOUT_FILENO);
         if (r < 0) {
             log_error_errno(r, "exporting the filter");

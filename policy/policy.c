@@ -10,7 +10,7 @@
 #include "policy-internal.h"
 
 /* Larger files are not policies; refuse before they make us allocate without bound. */
-#define POLICY_FILE_MAX (16u * 1024 * 1024)
+#define POLICY_FILE_MAX ((size_t)16 * 1024 * 1024)
 
 static const char default_policy_json[] =
     "{\n"

@@ -13,7 +13,11 @@ packages=(
     libjansson-dev            # policy parsing, audit JSON
     libcriterion-dev          # the test suite
     clang-format              # .ci/run format check (clang-format 14 on Debian 12)
-    jq                        # scripts/demo.sh audit table
+    jq                        # scripts/demo.sh audit table, scripts/lint.sh
+    clang                     # .ci/run clang build, scripts/fuzz.sh
+    libclang-rt-14-dev        # libFuzzer and clang's sanitizer runtimes (scripts/fuzz.sh)
+    clang-tidy cppcheck       # scripts/lint.sh
+    clang-tools perl          # scan-build (scripts/lint.sh; a Perl script)
 )
 
 missing=()
