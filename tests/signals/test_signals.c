@@ -444,7 +444,8 @@ Test(restart, idle_sigstop_sigcont_restarts, .timeout = 30)
 }
 
 /* vlen 4 with 2 queued, signal while entry 2 waits: the call returns 2, and the kernel stores
- * sk_err = ERESTARTSYS (spec rule 14), which the next call reports as errno 512. */
+ * sk_err = ERESTARTSYS (docs/recvmmsg-compat.md rule 14), which the next call reports as
+ * errno 512. */
 Test(restart, batch_sa_restart_returns_count_then_512, .timeout = 30)
 {
     const char *const native[] = {"call1 ret=2 errno=0 data=d0,d1 signals=1", "call1_waited=short",
