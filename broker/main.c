@@ -104,6 +104,16 @@ static void help_run(FILE *f)
                 f);
 }
 
+/* A policy's errors for humans, one "FILE:LINE:COLUMN: PATH: MESSAGE" line each. */
+static void print_diags(const char *path, const struct mmsg_diags *diags)
+{
+    for (unsigned i = 0; i < diags->n_diags; i++)
+        fprintf(stderr, "%s:%d:%d: %s%s%s\n", path, diags->diag[i].line, diags->diag[i].column,
+                diags->diag[i].path, diags->diag[i].path[0] ? ": " : "", diags->diag[i].text);
+    if (diags->n_dropped)
+        fprintf(stderr, "%s: %u more errors not shown\n", path, diags->n_dropped);
+}
+
 static int load_policy(const char *path, struct mmsg_policy **ret)
 {
     struct mmsg_diags diags = {0};
@@ -123,11 +133,7 @@ static int load_policy(const char *path, struct mmsg_policy **ret)
         (void)fclose(f); /* read-only */
     }
     if (r == -EINVAL) {
-        for (unsigned i = 0; i < diags.n_diags; i++)
-            fprintf(stderr, "%s:%d:%d: %s%s%s\n", path, diags.diag[i].line, diags.diag[i].column,
-                    diags.diag[i].path, diags.diag[i].path[0] ? ": " : "", diags.diag[i].text);
-        if (diags.n_dropped)
-            fprintf(stderr, "%s: %u more errors not shown\n", path, diags.n_dropped);
+        print_diags(path, &diags);
         return r;
     }
     if (r < 0)
@@ -157,11 +163,7 @@ static int cmd_check(int argc, char **argv)
     r = mmsg_policy_load_file(f, &p, &diags);
     (void)fclose(f); /* read-only */
     if (r == -EINVAL) {
-        for (unsigned i = 0; i < diags.n_diags; i++)
-            fprintf(stderr, "%s:%d:%d: %s%s%s\n", argv[1], diags.diag[i].line, diags.diag[i].column,
-                    diags.diag[i].path, diags.diag[i].path[0] ? ": " : "", diags.diag[i].text);
-        if (diags.n_dropped)
-            fprintf(stderr, "%s: %u more errors not shown\n", argv[1], diags.n_dropped);
+        print_diags(argv[1], &diags);
         return 1;
     }
     if (r < 0) {
