@@ -5,73 +5,38 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "audit-count.h"
-
-#ifndef MMSGATE_BIN
-#error "MMSGATE_BIN must be defined"
-#endif
-
-#include "cr-literals.h"
+#include "integration/harness.h"
 
 struct lines {
     char **v;
     size_t n;
     long reported; /* the program's final "cases N", -1 if missing */
-    int status;
+    int code;      /* exit code, 128+N for signal N, -1 for a timeout */
     char *buf;
 };
 
-/* Run argv with stdout captured (stderr passes through) and wait for it. */
-static int capture(const char *const argv[], struct lines *ret)
+/* Run @argv (as h_native(), or with @cli as mmsgate's own arguments) with a deadline of
+ * @timeout_ms and collect its case lines; its stderr is passed on to ours. */
+static void capture(const char *const argv[], bool cli, int timeout_ms, struct lines *ret)
 {
-    size_t len = 0, cap = 1 << 20;
-    char *buf = malloc(cap);
-    int p[2], status;
-    pid_t pid;
+    struct h_run r;
 
-    if (!buf || pipe2(p, O_CLOEXEC) < 0)
-        return -errno;
-    pid = fork();
-    if (pid < 0)
-        return -errno;
-    if (pid == 0) {
-        if (dup2(p[1], 1) < 0)
-            _exit(127);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(p[1]);
-    for (;;) {
-        ssize_t n;
-
-        if (cap - len < 65536) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            if (!buf)
-                return -ENOMEM;
-        }
-        n = read(p[0], buf + len, cap - len - 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    close(p[0]);
-    buf[len] = 0;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -errno;
-    *ret = (struct lines){.buf = buf, .status = status, .reported = -1};
-    for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+    *ret = (struct lines){.reported = -1};
+    ret->code = cli ? h_cli(&r, argv, timeout_ms) : h_native(&r, argv, timeout_ms);
+    if (r.err && r.err[0])
+        fprintf(stderr, "%s", r.err);
+    ret->buf = strdup(r.out ? r.out : "");
+    h_run_done(&r);
+    cr_assert(not(eq(ptr, ret->buf, NULL)));
+    for (char *save = NULL, *l = strtok_r(ret->buf, "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save)) {
         if (!strncmp(l, "cases ", 6)) {
             ret->reported = strtol(l + 6, NULL, 10);
             continue;
@@ -79,11 +44,9 @@ static int capture(const char *const argv[], struct lines *ret)
         if (strncmp(l, "case ", 5))
             continue;
         ret->v = realloc(ret->v, (ret->n + 1) * sizeof(char *));
-        if (!ret->v)
-            return -ENOMEM;
+        cr_assert(not(eq(ptr, ret->v, NULL)));
         ret->v[ret->n++] = l;
     }
-    return 0;
 }
 
 static void lines_done(struct lines *l)
@@ -174,27 +137,26 @@ static void expect_supervised(const struct lines *native, const char *audit_path
 
 static void native_vs_emulated(const char *prog)
 {
-    char audit[] = "/tmp/mmsg-diff-audit-XXXXXX";
-    int audit_fd = mkstemp(audit);
+    char *audit = h_temp_file("");
     const char *native[] = {prog, NULL};
-    const char *gated[] = {MMSGATE_BIN, "run", "--policy",    MMSG_DIFF_POLICY,
-                           "--audit",   audit, "--audit-all", "--",
-                           prog,        NULL};
+    const char *gated[] = {"mmsgate", "run", "--policy",    MMSG_DIFF_POLICY,
+                           "--audit", audit, "--audit-all", "--",
+                           prog,      NULL};
     struct lines n = {0}, e = {0};
     size_t same;
 
-    cr_assert(ge(int, audit_fd, 0));
-    (void)close(audit_fd); /* mmsgate opens it again by name */
-    cr_assert(eq(int, capture(native, &n), 0));
+    cr_assert(not(eq(ptr, audit, NULL)));
+    capture(native, false, 110000, &n);
     cr_assert(gt(sz, n.n, 0));
-    cr_assert(eq(int, capture(gated, &e), 0));
+    capture(gated, true, 480000, &e);
     expect_supervised(&n, audit);
     (void)unlink(audit); /* a temporary file; nothing to do if it is gone */
-    cr_assert(eq(int, WIFEXITED(n.status) ? WEXITSTATUS(n.status) : -1, 0));
+    free(audit);
+    cr_assert(eq(int, n.code, 0));
     cr_assert(eq(long, n.reported, (long)n.n), "native run: 'cases N' matches the case lines");
     same = compare(prog, &n, &e, "native  ", "emulated");
     cr_expect(eq(long, e.reported, n.reported), "the emulated run reports every case");
-    cr_expect(eq(int, WIFEXITED(e.status) ? WEXITSTATUS(e.status) : -1, 0));
+    cr_expect(eq(int, e.code, 0));
     cr_expect(eq(sz, e.n, n.n));
     cr_expect(eq(sz, same, n.n), "%zu/%zu cases identical", same, n.n);
     lines_done(&n);
@@ -206,8 +168,8 @@ static void native_stable(const char *prog)
     const char *native[] = {prog, NULL};
     struct lines a = {0}, b = {0};
 
-    cr_assert(eq(int, capture(native, &a), 0));
-    cr_assert(eq(int, capture(native, &b), 0));
+    capture(native, false, 55000, &a);
+    capture(native, false, 55000, &b);
     cr_assert(gt(sz, a.n, 0));
     cr_expect(eq(sz, compare("native-twice", &a, &b, "run 1", "run 2"), a.n),
               "the normalisation hides every run-to-run variation");
@@ -221,7 +183,7 @@ static void case_count(const char *prog, long routes)
     const char *native[] = {prog, NULL};
     struct lines a = {0};
 
-    cr_assert(eq(int, capture(native, &a), 0));
+    capture(native, false, 110000, &a);
     cr_expect(eq(long, a.reported, (long)a.n));
     cr_expect(eq(long, a.reported % routes, 0));
     cr_expect(ge(long, a.reported / routes, 150), "%ld cases per route", a.reported / routes);
