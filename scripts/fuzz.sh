@@ -75,8 +75,8 @@ for t in "${targets[@]}"; do
         echo "fuzz.sh: $t FAILED; the input is in $build/artifacts/ (log: $build/$t.log)" >&2
         status=1
     else
-        grep -E '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)' "$build/$t.log" |
-            tr '\n' ' '
+        { grep -E '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)' "$build/$t.log" ||
+            true; } | tr -s ' \n' ' '
         echo "($(($(date +%s) - start))s)"
         if $merge; then
             # Add to the committed corpus only the finds that add coverage; the named seeds
