@@ -14,6 +14,12 @@
 #include "audit-count.h"
 #include "integration/harness.h"
 
+/* Deadlines of one run: they only stop a hung program. A native diffcases64 run takes seconds on
+ * an idle machine but took 78 s on a 2-core one at load 12; each Test's .timeout covers its runs.
+ */
+#define NATIVE_DEADLINE_MS 140000
+#define GATED_DEADLINE_MS 440000
+
 struct lines {
     char **v;
     size_t n;
@@ -146,9 +152,9 @@ static void native_vs_emulated(const char *prog)
     size_t same;
 
     cr_assert(not(eq(ptr, audit, NULL)));
-    capture(native, false, 110000, &n);
+    capture(native, false, NATIVE_DEADLINE_MS, &n);
     cr_assert(gt(sz, n.n, 0));
-    capture(gated, true, 480000, &e);
+    capture(gated, true, GATED_DEADLINE_MS, &e);
     expect_supervised(&n, audit);
     (void)unlink(audit); /* a temporary file; nothing to do if it is gone */
     free(audit);
@@ -168,8 +174,8 @@ static void native_stable(const char *prog)
     const char *native[] = {prog, NULL};
     struct lines a = {0}, b = {0};
 
-    capture(native, false, 55000, &a);
-    capture(native, false, 55000, &b);
+    capture(native, false, NATIVE_DEADLINE_MS, &a);
+    capture(native, false, NATIVE_DEADLINE_MS, &b);
     cr_assert(gt(sz, a.n, 0));
     cr_expect(eq(sz, compare("native-twice", &a, &b, "run 1", "run 2"), a.n),
               "the normalisation hides every run-to-run variation");
@@ -183,29 +189,29 @@ static void case_count(const char *prog, long routes)
     const char *native[] = {prog, NULL};
     struct lines a = {0};
 
-    capture(native, false, 110000, &a);
+    capture(native, false, NATIVE_DEADLINE_MS, &a);
     cr_expect(eq(long, a.reported, (long)a.n));
     cr_expect(eq(long, a.reported % routes, 0));
     cr_expect(ge(long, a.reported / routes, 150), "%ld cases per route", a.reported / routes);
     lines_done(&a);
 }
 
-Test(differential, native_runs_identical_64, .timeout = 120)
+Test(differential, native_runs_identical_64, .timeout = 300)
 {
     native_stable(MMSG_DIFFCASES64);
 }
 
-Test(differential, native_runs_identical_32, .timeout = 120)
+Test(differential, native_runs_identical_32, .timeout = 300)
 {
     native_stable(MMSG_DIFFCASES32);
 }
 
-Test(differential, case_count_64, .timeout = 120)
+Test(differential, case_count_64, .timeout = 150)
 {
     case_count(MMSG_DIFFCASES64, 1);
 }
 
-Test(differential, case_count_32, .timeout = 120)
+Test(differential, case_count_32, .timeout = 150)
 {
     case_count(MMSG_DIFFCASES32, 3);
 }
