@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* i386 (compat) and x86_64 user layouts of the recvmmsg family, fixed-width, as the kernel reads
  * them: include/net/compat.h, include/linux/compat.h, include/vdso/time32.h, include/uapi/linux/
- * time_types.h. See docs/recvmmsg-compat.md section 2. */
+ * time_types.h. See docs/recvmmsg-compat.md rules 5-7. */
 #ifndef MMSG_BROKER_COMPAT32_H
 #define MMSG_BROKER_COMPAT32_H
 

@@ -23,7 +23,8 @@
 #include "uabi.h"
 
 /* While a blocking emulation waits, it looks for signals aimed at the caller this often: the
- * filter uses WAIT_KILLABLE_RECV, so the kernel leaves that to us (rule 29). */
+ * filter uses WAIT_KILLABLE_RECV, so the kernel leaves that to us (docs/recvmmsg-compat.md rule
+ * 29). */
 #define SIGNAL_POLL_MS 20
 #define TRAP_PAGE 4096u
 
@@ -308,7 +309,8 @@ static int decode_entry(struct remote *r, const struct emu_call *c, const struct
         .buf = s->ucontrol,
         .cap = x->e.controllen < EMU_CONTROL_MAX ? (size_t)x->e.controllen : EMU_CONTROL_MAX,
     };
-    /* A native buffer that cannot truncate what the caller's could hold (rule 24). */
+    /* A native buffer that cannot truncate what the caller's could hold (docs/recvmmsg-compat.md
+     * rule 24). */
     if (x->e.control && x->e.controllen) {
         x->ncontrol = 2 * x->co.cap + 64;
         if (x->ncontrol > EMU_CONTROL_MAX)
@@ -322,9 +324,9 @@ static int decode_entry(struct remote *r, const struct emu_call *c, const struct
         x->next_err = uabi_read_entry(r, c, k + 1, s->riov_probe, s->raw_iov, &next);
     }
     /* Entries after the first are peeked, written to the caller and only then taken: a fault
-     * writing them must leave EFAULT on the socket (rules 14-15), which the take can do
-     * (mirror_recv()) only while the datagram is still queued. Not with the caller's own
-     * MSG_PEEK (nothing is taken anyway) nor with SO_PEEK_OFF (peeking moves it). */
+     * writing them must leave EFAULT on the socket (docs/recvmmsg-compat.md rules 14-15), which the
+     * take can do (mirror_recv()) only while the datagram is still queued. Not with the caller's
+     * own MSG_PEEK (nothing is taken anyway) nor with SO_PEEK_OFF (peeking moves it). */
     x->use_peek = k > 0 && !(run->flags & MSG_PEEK) && run->peek_ok;
     x->niov =
         (struct iovec){s->payload, x->e.total < EMU_PAYLOAD_MAX ? x->e.total : EMU_PAYLOAD_MAX};
@@ -346,8 +348,9 @@ static int complete_entry(struct remote *r, const struct emu_call *c, struct emu
                           remaining(c, run->end_ns, &rem), &x->nm, n, &x->co);
         pthread_mutex_unlock(mirror_sock_lock(&run->st));
     } else if (err < 0 && k > 0 && (run->flags & MSG_PEEK)) {
-        /* The caller's own peek: nothing is taken, but a fault after entry 0 is stored (rule
-         * 14): the broker peeks again through the mirror to make its kernel store it. */
+        /* The caller's own peek: nothing is taken, but a fault after entry 0 is stored
+         * (docs/recvmmsg-compat.md rule 14): the broker peeks again through the mirror to
+         * make its kernel store it. */
         struct msghdr pm = x->nm;
 
         if (mirror_recv(run->sockfd, &pm, err, x->nflags, NULL, s) >= 0)
@@ -430,8 +433,9 @@ int64_t emu_recvmmsg(struct remote *r, const struct emu_call *c, int sockfd,
         *ret_capped = run.capped;
     if (datagrams == 0)
         return err;
-    /* An error after entry 0 is not returned (rule 14). A decoding error of a later entry was
-     * stored on the socket by mirror_recv(); see docs/emulation.md for the rest. */
+    /* An error after entry 0 is not returned (docs/recvmmsg-compat.md rule 14). A decoding error of
+     * a later entry was stored on the socket by mirror_recv(); see docs/emulation.md for the rest.
+     */
     if (c->timeout && uabi_write_timeout(r, c, (int64_t)(rem_ns / 1000000000),
                                          (int64_t)(rem_ns % 1000000000)) < 0)
         return -EFAULT;

@@ -13,72 +13,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "filter.h"
 #include "internal/macros.h"
 #include "mmsgate/broker.h"
 
 #define LOG_COMPONENT "launch"
 #include "log.h"
-
-/* Hand @fd over @sock with SCM_RIGHTS. Async-signal-safe. */
-static int send_fd(int sock, int fd)
-{
-    char byte = 'L';
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    struct msghdr msg = {
-        .msg_iov = &iov,
-        .msg_iovlen = 1,
-        .msg_control = u.buf,
-        .msg_controllen = sizeof(u.buf),
-    };
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-
-    memset(u.buf, 0, sizeof(u.buf));
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    if (sendmsg(sock, &msg, MSG_NOSIGNAL) != 1)
-        return -errno;
-    return 0;
-}
-
-static int recv_fd(int sock)
-{
-    char byte;
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    struct msghdr msg = {
-        .msg_iov = &iov,
-        .msg_iovlen = 1,
-        .msg_control = u.buf,
-        .msg_controllen = sizeof(u.buf),
-    };
-    struct cmsghdr *cm;
-    ssize_t n;
-    int fd;
-
-    do
-        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return -errno;
-    if (n == 0)
-        return -ECHILD; /* the child died before handing the listener over */
-    cm = CMSG_FIRSTHDR(&msg);
-    if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
-        cm->cmsg_len != CMSG_LEN(sizeof(int)))
-        return -EBADMSG;
-    memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-    return fd;
-}
 
 /* Drop every capability: bounding set, ambient, inheritable, permitted, effective. Done before
  * the filter, while CAP_SETPCAP may still be held. */
@@ -140,7 +81,7 @@ static void child_exec(const struct filter_prog *prog, const struct mmsg_run_opt
         err = listener;
         goto fail;
     }
-    err = send_fd(sock, listener);
+    err = fdpass_send(sock, listener);
     if (err < 0)
         goto fail;
     (void)close(listener); /* the broker holds it now; it is close-on-exec anyway */
@@ -200,7 +141,7 @@ int mmsg_run(struct mmsg_broker *broker, const struct mmsg_run_options *run, int
     (void)close(TAKE_FD(sock_child));
     (void)close(TAKE_FD(err_w));
 
-    listener = recv_fd(sock_parent);
+    listener = fdpass_recv(sock_parent);
     if (listener < 0) {
         /* The child failed before handing it over: its errno is in the pipe. */
         n = read(err_r, &child_err, sizeof(child_err));

@@ -34,9 +34,11 @@
 #define EXIT_CANNOT_EXEC 126
 #define EXIT_NOT_FOUND 127
 
+/* The help printers ignore fputs() results: a closed or full stdout leaves nothing to report
+ * the failure on, and the exit status of --help is not a data channel. */
 static void help_options(FILE *f)
 {
-    fputs(
+    (void)fputs(
         "Options of run, serve and agent:\n"
         "  -p, --policy FILE    the policy (default: the built-in one, `mmsgate policy default`)\n"
         "  -a, --audit FILE|-   append one JSON line per audited decision to FILE (- = stderr);\n"
@@ -125,10 +127,20 @@ static void help_run(FILE *f)
           "\n",
           f);
     help_options(f);
-    fputs("\n"
-          "Exit status: PROG's; 125 if mmsgate failed (bad option or policy, no sandbox);\n"
-          "126 if PROG could not be executed; 127 if PROG was not found.\n",
-          f);
+    (void)fputs("\n"
+                "Exit status: PROG's; 125 if mmsgate failed (bad option or policy, no sandbox);\n"
+                "126 if PROG could not be executed; 127 if PROG was not found.\n",
+                f);
+}
+
+/* A policy's errors for humans, one "FILE:LINE:COLUMN: PATH: MESSAGE" line each. */
+static void print_diags(const char *path, const struct mmsg_diags *diags)
+{
+    for (unsigned i = 0; i < diags->n_diags; i++)
+        fprintf(stderr, "%s:%d:%d: %s%s%s\n", path, diags->diag[i].line, diags->diag[i].column,
+                diags->diag[i].path, diags->diag[i].path[0] ? ": " : "", diags->diag[i].text);
+    if (diags->n_dropped)
+        fprintf(stderr, "%s: %u more errors not shown\n", path, diags->n_dropped);
 }
 
 static int load_policy(const char *path, struct mmsg_policy **ret)
@@ -150,11 +162,7 @@ static int load_policy(const char *path, struct mmsg_policy **ret)
         (void)fclose(f); /* read-only */
     }
     if (r == -EINVAL) {
-        for (unsigned i = 0; i < diags.n_diags; i++)
-            fprintf(stderr, "%s:%d:%d: %s%s%s\n", path, diags.diag[i].line, diags.diag[i].column,
-                    diags.diag[i].path, diags.diag[i].path[0] ? ": " : "", diags.diag[i].text);
-        if (diags.n_dropped)
-            fprintf(stderr, "%s: %u more errors not shown\n", path, diags.n_dropped);
+        print_diags(path, &diags);
         return r;
     }
     if (r < 0)
@@ -292,11 +300,7 @@ static int cmd_check(int argc, char **argv)
     r = mmsg_policy_load_file(f, &p, &diags);
     (void)fclose(f); /* read-only */
     if (r == -EINVAL) {
-        for (unsigned i = 0; i < diags.n_diags; i++)
-            fprintf(stderr, "%s:%d:%d: %s%s%s\n", argv[1], diags.diag[i].line, diags.diag[i].column,
-                    diags.diag[i].path, diags.diag[i].path[0] ? ": " : "", diags.diag[i].text);
-        if (diags.n_dropped)
-            fprintf(stderr, "%s: %u more errors not shown\n", argv[1], diags.n_dropped);
+        print_diags(argv[1], &diags);
         return 1;
     }
     if (r < 0) {
@@ -753,7 +757,11 @@ int main(int argc, char **argv)
         return oci_cmd_profile(argc - 1, argv + 1);
     if (strcmp(argv[1], "policy") == 0) {
         if (argc == 3 && strcmp(argv[2], "default") == 0) {
-            fputs(mmsg_policy_default_json(), stdout);
+            /* A policy cut short by a full disk must not look like success. */
+            if (fputs(mmsg_policy_default_json(), stdout) == EOF || fflush(stdout) == EOF) {
+                log_error_errno(-errno, "writing the default policy");
+                return 1;
+            }
             return 0;
         }
         fprintf(stderr, "Usage: mmsgate policy default\n");

@@ -218,11 +218,13 @@ static int skip_value(struct cursor *c)
             advance(c);
             continue;
         default: {
+            /* Not a string: no terminating NUL, which memchr() would treat as a delimiter. */
+            static const char delimiters[] = {',', ':', ']', '}', ' ', '\t', '\r', '\n'};
             const char *start = c->p;
 
             /* Number or literal: up to the next delimiter. memchr, not strchr: a NUL byte in
              * the text must not count as a delimiter, or nothing would be consumed. */
-            while (!at_end(c) && !memchr(",:]} \t\r\n", *c->p, 8))
+            while (!at_end(c) && !memchr(delimiters, *c->p, sizeof(delimiters)))
                 advance(c);
             /* Anything else (a stray byte jansson let through) would loop forever. */
             if (c->p == start)

@@ -10,7 +10,7 @@
 #include "policy-internal.h"
 
 /* Larger files are not policies; refuse before they make us allocate without bound. */
-#define POLICY_FILE_MAX (16u * 1024 * 1024)
+#define POLICY_FILE_MAX ((size_t)16 * 1024 * 1024)
 
 /* The built-in default (issues 8 and 10). Each rule's reason is in its comment, README's table
  * and docs/policy.md. Calls that cannot block are decided in the kernel (no notification at all);

@@ -13,7 +13,7 @@ packages=(
     libjansson-dev            # policy parsing, audit JSON
     libcriterion-dev          # the test suite
     clang-format              # .ci/run format check (clang-format 14 on Debian 12)
-    jq                        # scripts/demo.sh audit table
+    jq                        # scripts/demo.sh audit table, scripts/lint.sh
     libsystemd-dev            # --log journal, --audit journal: (sd_journal_sendv)
     systemd                   # journald and journalctl for the journal test
     go-md2man                 # man pages from docs/*.md at build time
@@ -21,6 +21,10 @@ packages=(
     # libsystemd-dev also serves the agent: socket activation, sd_notify readiness, fd store
     runc crun podman          # tests/containers: real OCI runtimes hand listeners to the agent
     busybox-static            # tests/containers: the containers' rootfs
+    clang                     # .ci/run clang build, scripts/fuzz.sh
+    libclang-rt-14-dev        # libFuzzer and clang's sanitizer runtimes (scripts/fuzz.sh)
+    clang-tidy cppcheck       # scripts/lint.sh
+    clang-tools perl          # scan-build (scripts/lint.sh; a Perl script)
 )
 
 missing=()

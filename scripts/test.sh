@@ -3,6 +3,7 @@
 # Install dependencies, configure, build and run the whole test suite.
 #   scripts/test.sh              build/      (normal build)
 #   scripts/test.sh --sanitize   build-san/  (-DMMSG_SANITIZE=ON: ASan+UBSan on libraries and tests)
+#   scripts/test.sh --clang      build-clang/ (CC=clang: what users of the other compiler build)
 # Exits non-zero on any failure, including a suite with no tests registered.
 set -euo pipefail
 
@@ -15,12 +16,16 @@ case "${1:-}" in
     build="$root/build-san"
     cmake_args+=(-DMMSG_SANITIZE=ON)
     ;;
+--clang)
+    build="$root/build-clang"
+    export CC=clang
+    ;;
 -h | --help)
-    echo "usage: scripts/test.sh [--sanitize]"
+    echo "usage: scripts/test.sh [--sanitize | --clang]"
     exit 0
     ;;
 *)
-    echo "test.sh: unknown argument: $1 (usage: scripts/test.sh [--sanitize])" >&2
+    echo "test.sh: unknown argument: $1 (usage: scripts/test.sh [--sanitize | --clang])" >&2
     exit 2
     ;;
 esac

@@ -7,7 +7,9 @@
 #define MMSG_TESTS_IA32_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/wait.h>
 #include <unistd.h>
 

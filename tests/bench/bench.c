@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdpass.h"
+
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS /* Linux 6.6, 48a1084a8b74 */
 #define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
 #endif
@@ -162,54 +164,6 @@ static int build_prog(uint32_t action, struct sock_fprog *ret)
     return r;
 }
 
-static int send_fd(int sock, int fd)
-{
-    char byte = 'L';
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    struct msghdr msg = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-
-    memset(u.buf, 0, sizeof(u.buf));
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -errno;
-}
-
-static int recv_fd(int sock)
-{
-    char byte;
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    struct msghdr msg = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-    struct cmsghdr *cm;
-    ssize_t n;
-    int fd;
-
-    do
-        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return -errno;
-    if (n == 0)
-        return -ECHILD;
-    cm = CMSG_FIRSTHDR(&msg);
-    if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
-        return -EBADMSG;
-    memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-    return fd;
-}
-
 /* The minimal supervisor: poll, RECV, SEND -EAGAIN, until the last filtered task is gone
  * (POLLHUP). It waits in poll() because mmsgate waits in epoll, so both pay the same kind of
  * wait. With SYNC_WAKE_UP the caller wakes the listener's wait queue on its own CPU
@@ -283,7 +237,7 @@ static void noreturn_child(enum kind k, int out, int sock, char **loop_argv)
                           k == K_ERRNO ? &prog_errno : &prog_notify);
         if (fd < 0)
             _exit(127);
-        if (k != K_ERRNO && (send_fd(sock, fd) < 0 || close(fd) < 0))
+        if (k != K_ERRNO && (fdpass_send(sock, fd) < 0 || close(fd) < 0))
             _exit(127);
         break;
     case K_MM_DENY:
@@ -375,7 +329,7 @@ static int run_case(const struct route *rt, int mode, enum kind k, int place, un
     if (minimal) {
         (void)close(sp[1]); /* so a dead child gives EOF */
         sp[1] = -1;
-        listener = recv_fd(sp[0]);
+        listener = fdpass_recv(sp[0]);
         if (listener < 0) {
             r = listener;
         } else {

@@ -86,18 +86,20 @@ int h_free_udp_port(void)
 
 static void run_init(struct h_run *r)
 {
-    *r = (struct h_run){.pid = -1, .out_fd = -1, .err_fd = -1, .exit_code = -1};
+    *r = (struct h_run){.pid = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1, .exit_code = -1};
     r->out = calloc(1, 1);
     r->err = calloc(1, 1);
 }
 
-static int spawn(struct h_run *r, const char *path, char *const argv[])
+static int spawn(struct h_run *r, const char *path, char *const argv[], bool stdin_pipe)
 {
-    int out[2], err[2], exec_err[2];
+    int in[2] = {-1, -1}, out[2], err[2], exec_err[2];
     int child_errno = 0;
     ssize_t n;
 
     if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(exec_err, O_CLOEXEC) < 0)
+        return -errno;
+    if (stdin_pipe && pipe2(in, O_CLOEXEC) < 0)
         return -errno;
     r->real_start_ns = now_ns(CLOCK_REALTIME);
     r->pid = fork();
@@ -108,7 +110,8 @@ static int spawn(struct h_run *r, const char *path, char *const argv[])
 
         /* Own process group, so cleanup can kill whatever mmsgate leaves behind. */
         (void)setpgid(0, 0);
-        if (dup2(out[1], STDOUT_FILENO) < 0 || dup2(err[1], STDERR_FILENO) < 0)
+        if (dup2(out[1], STDOUT_FILENO) < 0 || dup2(err[1], STDERR_FILENO) < 0 ||
+            (stdin_pipe && dup2(in[0], STDIN_FILENO) < 0))
             _exit(127);
         (void)signal(SIGPIPE, SIG_DFL);
         execv(path, argv);
@@ -122,6 +125,10 @@ static int spawn(struct h_run *r, const char *path, char *const argv[])
     (void)close(out[1]);
     (void)close(err[1]);
     (void)close(exec_err[1]);
+    if (stdin_pipe) {
+        (void)close(in[0]);
+        r->in_fd = in[1];
+    }
     n = read(exec_err[0], &child_errno, sizeof(child_errno));
     (void)close(exec_err[0]);
     r->out_fd = out[0];
@@ -132,7 +139,7 @@ static int spawn(struct h_run *r, const char *path, char *const argv[])
 }
 
 static int start_argv(struct h_run *r, const char *path, const char *const pre[], size_t n_pre,
-                      const char *const argv[])
+                      const char *const argv[], bool stdin_pipe)
 {
     const char *args[256];
     size_t k = 0;
@@ -143,7 +150,15 @@ static int start_argv(struct h_run *r, const char *path, const char *const pre[]
         args[k++] = argv[i];
     args[k] = NULL;
     /* execv() takes char *const[] for historical reasons; it does not modify the strings. */
-    return spawn(r, path, (char *const *)(uintptr_t)args);
+    return spawn(r, path, (char *const *)(uintptr_t)args, stdin_pipe);
+}
+
+static int start_native(struct h_run *r, const char *const argv[], bool stdin_pipe)
+{
+    const char *path = h_prog(argv[0]);
+    const char *first[] = {path};
+
+    return start_argv(r, path, first, 1, argv + 1, stdin_pipe);
 }
 
 /* i386 cases (a -m32 program, or int $0x80 from 64-bit code) need IA32 emulation. */
@@ -170,6 +185,8 @@ int h_start_gate(struct h_run *r, const struct h_gate *g, const char *const argv
 
     need_ia32_for(argv);
     run_init(r);
+    if (g->native)
+        return start_native(r, argv, g->stdin_pipe);
     pre[k++] = MMSGATE_BIN;
     pre[k++] = "run";
     if (g->policy) {
@@ -192,21 +209,14 @@ int h_start_gate(struct h_run *r, const struct h_gate *g, const char *const argv
     for (; argv[n] && n < 254; n++)
         prog[n] = n == 0 ? h_prog(argv[0]) : argv[n];
     prog[n] = NULL;
-    return start_argv(r, MMSGATE_BIN, pre, k, prog);
+    return start_argv(r, MMSGATE_BIN, pre, k, prog, g->stdin_pipe);
 }
 
 int h_start_native(struct h_run *r, const char *const argv[])
 {
-    const char *path;
-
     need_ia32_for(argv);
     run_init(r);
-    path = h_prog(argv[0]);
-    {
-        const char *first[] = {path};
-
-        return start_argv(r, path, first, 1, argv + 1);
-    }
+    return start_native(r, argv, false);
 }
 
 int h_start_cli(struct h_run *r, const char *const argv[])
@@ -214,7 +224,7 @@ int h_start_cli(struct h_run *r, const char *const argv[])
     const char *first[] = {MMSGATE_BIN};
 
     run_init(r);
-    return start_argv(r, MMSGATE_BIN, first, 1, argv + 1);
+    return start_argv(r, MMSGATE_BIN, first, 1, argv + 1, false);
 }
 
 /* Append what is readable on fd to buf; close it at EOF. */
@@ -353,6 +363,8 @@ void h_run_done(struct h_run *r)
             reap(r, 0);
         }
     }
+    if (r->in_fd >= 0)
+        (void)close(r->in_fd);
     if (r->out_fd >= 0)
         (void)close(r->out_fd);
     if (r->err_fd >= 0)
@@ -365,7 +377,7 @@ void h_run_done(struct h_run *r)
         (void)unlink(r->audit_path);
     free(r->policy_path);
     free(r->audit_path);
-    *r = (struct h_run){.pid = -1, .out_fd = -1, .err_fd = -1, .exit_code = -1};
+    *r = (struct h_run){.pid = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1, .exit_code = -1};
 }
 
 bool h_field(const char *line, const char *key, char *buf, size_t buf_len)

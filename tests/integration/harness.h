@@ -12,18 +12,13 @@
 
 #include <jansson.h>
 
-/* criterion's eq(str, ...) takes char *, while -Wwrite-strings makes literals const (as in
- * tests/unit/test_policy.c). Every test file includes this header after criterion's. */
-#pragma GCC diagnostic ignored "-Wcast-qual"
-#ifdef __clang__
-#pragma clang diagnostic ignored "-Wincompatible-pointer-types-discards-qualifiers"
-#else
-#pragma GCC diagnostic ignored "-Wdiscarded-qualifiers"
-#endif
+/* Every test file includes this header after criterion's. */
+#include "cr-literals.h"
 
 /* One subprocess. Everything is owned by the struct and released by h_run_done(). */
 struct h_run {
     pid_t pid;  /* mmsgate, or the target for h_start_native(); leads its own group */
+    int in_fd;  /* write end of the program's stdin with h_gate.stdin_pipe, else -1 */
     int out_fd; /* read ends, -1 at EOF */
     int err_fd;
     char *out; /* NUL-terminated captured stdout */
@@ -44,13 +39,15 @@ struct h_gate {
     const char *policy; /* JSON text written to a temp file; NULL: no --policy */
     bool audit;         /* --audit TEMPFILE */
     bool audit_all;     /* --audit-all */
+    bool native;        /* no mmsgate: run argv directly (the three above are ignored) */
+    bool stdin_pipe;    /* the program's stdin is a pipe written through h_run.in_fd */
 };
 
 /* Absolute path of a target program in MMSG_PROGRAMS_DIR (static buffer per call site). */
 const char *h_prog(const char *name);
 
 /* Start "mmsgate run [--policy P] [--audit A] [--audit-all] -- argv..." (argv[0] without a
- * slash is looked up in MMSG_PROGRAMS_DIR). Return 0 or -errno. */
+ * slash is looked up in MMSG_PROGRAMS_DIR), or argv alone if @g->native. Return 0 or -errno. */
 int h_start_gate(struct h_run *r, const struct h_gate *g, const char *const argv[]);
 /* Start argv directly (argv[0] as in h_start_gate, or an absolute path). */
 int h_start_native(struct h_run *r, const char *const argv[]);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Shared bits of the supervised target programs: the i386 layouts they build by hand, errno
- * names for their output lines, and a clock. Header-only so each program stays one file. */
+ * names for their output lines, a clock and a number parser. Header-only so each program stays
+ * one file. */
 #ifndef MMSG_TEST_PROGS_H
 #define MMSG_TEST_PROGS_H
 
@@ -8,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -110,6 +112,20 @@ static inline const char *progs_errno_name(int e)
             return table[i].name;
     (void)snprintf(other, sizeof(other), "E%d", e);
     return other;
+}
+
+/* The decimal integer @s, all of it, within [@lo, @hi]; -EINVAL otherwise (*@ret untouched). */
+static inline int progs_parse_long(const char *s, long lo, long hi, long *ret)
+{
+    char *end = NULL;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+        return -EINVAL;
+    *ret = v;
+    return 0;
 }
 
 static inline int64_t progs_now_ns(void)

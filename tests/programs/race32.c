@@ -41,19 +41,6 @@ static void usage(void)
     (void)fprintf(stderr, "usage: race32 [--port-a P] [--port-b P] [--calls N]\n");
 }
 
-static int parse_long(const char *s, long lo, long hi, long *ret)
-{
-    char *end = NULL;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-        return -EINVAL;
-    *ret = v;
-    return 0;
-}
-
 static int bind_udp(int port, struct sockaddr_in *ret_addr)
 {
     struct sockaddr_in sin = {.sin_family = AF_INET};
@@ -107,7 +94,8 @@ int main(int argc, char **argv)
     int sender;
     pthread_t t;
 
-    for (int i = 1; i < argc; i++) {
+    /* Every option takes one value: step over the pair. */
+    for (int i = 1; i < argc; i += 2) {
         long *dst = NULL;
 
         if (strcmp(argv[i], "--port-a") == 0)
@@ -117,12 +105,11 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--calls") == 0)
             dst = &calls;
         if (!dst || i + 1 >= argc ||
-            parse_long(argv[i + 1], dst == &calls ? 1 : 0, dst == &calls ? 100000000 : 65535, dst) <
-                0) {
+            progs_parse_long(argv[i + 1], dst == &calls ? 1 : 0, dst == &calls ? 100000000 : 65535,
+                             dst) < 0) {
             usage();
             return 2;
         }
-        i++;
     }
 
     sh.fd_a = bind_udp((int)port_a, &addr_a);

@@ -107,19 +107,6 @@ static void usage(void)
                   "With --forks F, F children each run T threads (or one worker when T is 0).\n");
 }
 
-static int parse_long(const char *s, long lo, long hi, long *ret)
-{
-    char *end = NULL;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-        return -EINVAL;
-    *ret = v;
-    return 0;
-}
-
 static int parse_flags(const char *list, uint32_t *ret)
 {
     static const struct {
@@ -253,13 +240,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
         } else if (strcmp(a, "--route") == 0) {
             r = parse_route(val, &o->route);
         } else if (strcmp(a, "--send") == 0) {
-            r = parse_long(val, 0, 100000, &v);
+            r = progs_parse_long(val, 0, 100000, &v);
             o->n_send = (int)v;
         } else if (strcmp(a, "--port") == 0) {
-            r = parse_long(val, 0, 65535, &v);
+            r = progs_parse_long(val, 0, 65535, &v);
             o->port = (int)v;
         } else if (strcmp(a, "--vlen") == 0) {
-            r = parse_long(val, 0, VLEN_MAX, &v);
+            r = progs_parse_long(val, 0, VLEN_MAX, &v);
             o->vlen = (unsigned)v;
             vlen_set = true;
         } else if (strcmp(a, "--flags") == 0) {
@@ -267,19 +254,19 @@ static int parse_args(int argc, char **argv, struct opts *o)
         } else if (strcmp(a, "--timeout") == 0) {
             r = parse_timeout(val, o);
         } else if (strcmp(a, "--fd") == 0) {
-            r = parse_long(val, 0, 1 << 20, &v);
+            r = progs_parse_long(val, 0, 1 << 20, &v);
             o->fd = (int)v;
         } else if (strcmp(a, "--buflen") == 0) {
-            r = parse_long(val, 1, BUF_LEN_MAX, &v);
+            r = progs_parse_long(val, 1, BUF_LEN_MAX, &v);
             o->buf_len = (size_t)v;
         } else if (strcmp(a, "--repeat") == 0) {
-            r = parse_long(val, 1, 1000000, &v);
+            r = progs_parse_long(val, 1, 1000000, &v);
             o->repeat = (int)v;
         } else if (strcmp(a, "--threads") == 0) {
-            r = parse_long(val, 0, WORKERS_MAX, &v);
+            r = progs_parse_long(val, 0, WORKERS_MAX, &v);
             o->threads = (int)v;
         } else if (strcmp(a, "--forks") == 0) {
-            r = parse_long(val, 0, WORKERS_MAX, &v);
+            r = progs_parse_long(val, 0, WORKERS_MAX, &v);
             o->forks = (int)v;
         } else {
             return -EINVAL;

@@ -324,7 +324,8 @@ static int mode_noloss(int argc, char **argv)
                 continue;
             }
             /* A batch interrupted after its first datagram stores ERESTARTSYS as sk_err, and
-             * the next call reports it (spec rule 14): the kernel's own behaviour. */
+             * the next call reports it (docs/recvmmsg-compat.md rule 14): the kernel's own
+             * behaviour. */
             if (errno == ERESTARTSYS_) {
                 err512++;
                 continue;
@@ -506,8 +507,8 @@ static int mode_restart(int argc, char **argv)
         int soerr = -1;
         socklen_t len = sizeof(soerr);
 
-        /* What the interrupted batch left behind (spec rule 14): first as the next call's
-         * result, then through SO_ERROR after a second interruption-free look. */
+        /* What the interrupted batch left behind (docs/recvmmsg-compat.md rule 14): first as the
+         * next call's result, then through SO_ERROR after a second interruption-free look. */
         r = recvmmsg32(sv[0], vec, 4, MSG_DONTWAIT, NULL);
         print_call("call2", r, errno, vec, bufs);
         if (getsockopt(sv[0], SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)

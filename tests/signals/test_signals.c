@@ -7,14 +7,10 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,22 +23,12 @@
 #error "SIG32_BIN must be defined by the build"
 #endif
 
-/* criterion's eq(str, ...) takes char *; -Wwrite-strings makes literals const. */
-#pragma GCC diagnostic ignored "-Wcast-qual"
-#pragma GCC diagnostic ignored "-Wdiscarded-qualifiers"
+#include "audit-count.h"
+#include "integration/harness.h"
 
 #define EMULATE_ALL "{\"version\":1,\"default\":{\"action\":\"emulate\"}}\n"
 
-/* ---- one subprocess with stdin and merged stdout/stderr ---------------------------------- */
-
-struct run {
-    pid_t pid;
-    int in_fd;
-    int out_fd;
-    char *out;
-    size_t len, cap;
-    char policy[64];
-};
+/* ---- sig32 as a subprocess (tests/integration/harness.c) ---------------------------------- */
 
 static int64_t mono_ms(void)
 {
@@ -66,125 +52,42 @@ static const char *sig_bin(void)
     return SIG64_BIN;
 }
 
-/* Start sig32 ARGS..., under mmsgate with the emulate-everything policy if @gate. */
-static void run_start(struct run *r, bool gate, const char *const args[])
+enum gate {
+    NATIVE,
+    GATED,         /* under mmsgate, emulating every call */
+    GATED_AUDITED, /* the same, and every call audited to r->audit_path */
+};
+
+/* Start sig32 ARGS... with a pipe as its stdin, natively or under mmsgate with the
+ * emulate-everything policy. */
+static void run_start(struct h_run *r, enum gate gate, const char *const args[])
 {
+    const struct h_gate g = {
+        .policy = EMULATE_ALL,
+        .audit = gate == GATED_AUDITED,
+        .audit_all = gate == GATED_AUDITED,
+        .native = gate == NATIVE,
+        .stdin_pipe = true,
+    };
     const char *argv[32];
-    int in[2], out[2], n = 0;
+    int n = 0;
 
-    *r = (struct run){.pid = -1, .in_fd = -1, .out_fd = -1};
-    if (gate) {
-        int fd;
-
-        (void)snprintf(r->policy, sizeof(r->policy), "/tmp/mmsg-signals-XXXXXX");
-        fd = mkstemp(r->policy);
-        cr_assert(ge(int, fd, 0));
-        cr_assert(eq(sz, (size_t)write(fd, EMULATE_ALL, strlen(EMULATE_ALL)), strlen(EMULATE_ALL)));
-        (void)close(fd); /* written; nothing to act on */
-        argv[n++] = MMSGATE_BIN;
-        argv[n++] = "run";
-        argv[n++] = "--policy";
-        argv[n++] = r->policy;
-        argv[n++] = "--";
-    }
     argv[n++] = sig_bin();
     for (size_t i = 0; args[i] && n < 31; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
-    cr_assert(eq(int, pipe2(in, O_CLOEXEC), 0));
-    cr_assert(eq(int, pipe2(out, O_CLOEXEC), 0));
-    r->pid = fork();
-    cr_assert(ge(int, r->pid, 0));
-    if (r->pid == 0) {
-        (void)setpgid(0, 0);
-        if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(out[1], 2) < 0)
-            _exit(126);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    (void)setpgid(r->pid, r->pid); /* races the child's own call; either wins */
-    (void)close(in[0]);
-    (void)close(out[1]);
-    r->in_fd = in[1];
-    r->out_fd = out[0];
-    r->cap = 4096;
-    r->out = calloc(1, r->cap);
-    cr_assert(not(eq(ptr, r->out, NULL)));
+    cr_assert(eq(int, h_start_gate(r, &g, argv), 0), "starting %s", argv[0]);
 }
 
-/* Read what is available within @timeout_ms; false at EOF. */
-static bool run_read(struct run *r, int timeout_ms)
+/* A gated run whose calls all went native would print what a native run prints: the broker's
+ * audit must show it emulating at least @min_calls of sig32's recvmmsg_time32 calls. */
+static void expect_supervised(const struct h_run *r, long min_calls)
 {
-    struct pollfd p = {.fd = r->out_fd, .events = POLLIN};
-    ssize_t n;
+    long n = audit_count_emulated(r->audit_path, "recvmmsg_time32");
 
-    if (r->out_fd < 0)
-        return false;
-    if (poll(&p, 1, timeout_ms) <= 0)
-        return true;
-    if (r->len + 4096 + 1 > r->cap) {
-        r->cap *= 2;
-        r->out = realloc(r->out, r->cap);
-        cr_assert(not(eq(ptr, r->out, NULL)));
-    }
-    n = read(r->out_fd, r->out + r->len, r->cap - r->len - 1);
-    if (n <= 0) {
-        (void)close(r->out_fd);
-        r->out_fd = -1;
-        return false;
-    }
-    r->len += (size_t)n;
-    r->out[r->len] = 0;
-    return true;
-}
-
-static bool run_wait_for(struct run *r, const char *needle, int timeout_ms)
-{
-    int64_t end = mono_ms() + timeout_ms;
-
-    while (!strstr(r->out, needle)) {
-        int64_t left = end - mono_ms();
-
-        if (left <= 0 || !run_read(r, (int)(left < 100 ? left : 100)))
-            return strstr(r->out, needle) != NULL;
-    }
-    return true;
-}
-
-/* Read to EOF and reap; kill the group after @timeout_ms. Exit code, 128+N, or -1 (timeout). */
-static int run_finish(struct run *r, int timeout_ms)
-{
-    int64_t end = mono_ms() + timeout_ms;
-    int status = 0;
-
-    while (r->out_fd >= 0 && mono_ms() < end)
-        (void)run_read(r, 100);
-    if (r->out_fd >= 0) {
-        (void)kill(-r->pid, SIGKILL);
-        (void)waitpid(r->pid, &status, 0);
-        r->pid = -1;
-        cr_log_error("timed out; output so far:\n%s", r->out);
-        return -1;
-    }
-    (void)waitpid(r->pid, &status, 0);
-    r->pid = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static void run_done(struct run *r)
-{
-    if (r->pid > 0) {
-        (void)kill(-r->pid, SIGKILL);
-        (void)waitpid(r->pid, NULL, 0);
-    }
-    if (r->in_fd >= 0)
-        (void)close(r->in_fd);
-    if (r->out_fd >= 0)
-        (void)close(r->out_fd);
-    if (r->policy[0])
-        (void)unlink(r->policy);
-    free(r->out);
-    *r = (struct run){.pid = -1, .in_fd = -1, .out_fd = -1};
+    cr_assert(ge(long, n, 0), "audit file %s: %s", r->audit_path, strerror((int)-n));
+    cr_expect(ge(long, n, min_calls), "only %ld calls emulated, expected at least %ld", n,
+              min_calls);
 }
 
 /* The line of @out starting with @prefix, copied into @buf; false if none. */
@@ -229,17 +132,18 @@ static void noloss(const char *family, bool restart, const char *target, const c
     const char *args[] = {"noloss",         family,  restart ? "restart" : "norestart",
                           target,           timeout, NOLOSS_COUNT,
                           NOLOSS_PERIOD_US, NULL};
-    struct run r;
+    struct h_run r;
     char line[512];
     int code;
 
-    run_start(&r, true, args);
-    code = run_finish(&r, 90000);
+    /* Not audited: a line per call for 100000 datagrams would be tens of MB. */
+    run_start(&r, GATED, args);
+    code = h_finish(&r, 90000);
     cr_log_info("%s %s %s %s: %s", family, restart ? "SA_RESTART" : "no SA_RESTART", target,
                 timeout, line_of(r.out, "noloss ", line, sizeof(line)) ? line : r.out);
     fprintf(stderr, "signals: noloss %s %s %s %s: %s\n", family,
             restart ? "SA_RESTART" : "no-SA_RESTART", target, timeout, line);
-    cr_assert(eq(int, code, 0), "exit code; output:\n%s", r.out);
+    cr_assert(eq(int, code, 0), "exit code; output:\n%s\nstderr:\n%s", r.out, r.err);
     cr_assert(line_of(r.out, "noloss ", line, sizeof(line)), "no result line:\n%s", r.out);
     cr_expect(eq(i64, field(line, "received"), field(line, "expected")));
     cr_expect(eq(i64, field(line, "expected"), atoll(NOLOSS_COUNT)));
@@ -252,7 +156,7 @@ static void noloss(const char *family, bool restart, const char *target, const c
         cr_expect(gt(i64, field(line, "eintr"), 0), "no interruption surfaced as EINTR");
     else
         cr_expect(eq(i64, field(line, "eintr"), 0), "SA_RESTART, yet EINTR: %s", line);
-    run_done(&r);
+    h_run_done(&r);
 }
 
 Test(noloss, unix_process_signals_sa_restart, .timeout = 100)
@@ -321,16 +225,18 @@ static void restart_case_differs(const char *scenario, const char *const native[
                                  const char *const differs[])
 {
     const char *args[] = {"restart", scenario, NULL};
-    struct run rn, rg;
+    struct h_run rn, rg;
     char *nat, *gat, *pn, *pg;
     int code;
 
-    run_start(&rn, false, args);
-    code = run_finish(&rn, 20000);
-    cr_assert(eq(int, code, 0), "native run; output:\n%s", rn.out);
-    run_start(&rg, true, args);
-    code = run_finish(&rg, 20000);
-    cr_assert(eq(int, code, 0), "gated run; output:\n%s", rg.out);
+    run_start(&rn, NATIVE, args);
+    code = h_finish(&rn, 20000);
+    cr_assert(eq(int, code, 0), "native run; output:\n%s\nstderr:\n%s", rn.out, rn.err);
+    run_start(&rg, GATED_AUDITED, args);
+    code = h_finish(&rg, 20000);
+    cr_assert(eq(int, code, 0), "gated run; output:\n%s\nstderr:\n%s", rg.out, rg.err);
+    /* At least the final call, which no signal interrupts. */
+    expect_supervised(&rg, 1);
     nat = result_lines(rn.out);
     gat = result_lines(rg.out);
     cr_log_info("restart %s native:\n%sgated:\n%s", scenario, nat, gat);
@@ -370,8 +276,8 @@ static void restart_case_differs(const char *scenario, const char *const native[
     }
     free(nat);
     free(gat);
-    run_done(&rn);
-    run_done(&rg);
+    h_run_done(&rn);
+    h_run_done(&rg);
 }
 
 static void restart_case(const char *scenario, const char *const native[])
@@ -429,7 +335,8 @@ Test(restart, idle_sigstop_sigcont_restarts, .timeout = 30)
 }
 
 /* vlen 4 with 2 queued, signal while entry 2 waits: the call returns 2, and the kernel stores
- * sk_err = ERESTARTSYS (spec rule 14), which the next call reports as errno 512. */
+ * sk_err = ERESTARTSYS (docs/recvmmsg-compat.md rule 14), which the next call reports as
+ * errno 512. */
 Test(restart, batch_sa_restart_returns_count_then_512, .timeout = 30)
 {
     const char *const native[] = {"call1 ret=2 errno=0 data=d0,d1 signals=1", "call1_waited=short",
@@ -473,23 +380,60 @@ static int count_fds(pid_t pid)
     return n;
 }
 
+/* The broker's fd count once it has stopped changing: unchanged over @quiet_ms of samples 10 ms
+ * apart, or whatever it is at @deadline_ms. A call answered is not yet a job released (the
+ * worker replies, then closes the job's pidfd, memory fd and socket duplicate), so a target that
+ * prints after its call returned may see the broker still holding them for a moment. */
+static int settled_fd_count(pid_t pid, int quiet_ms, int deadline_ms)
+{
+    int64_t end = mono_ms() + deadline_ms, since = mono_ms();
+    int n = count_fds(pid);
+
+    while (mono_ms() - since < quiet_ms && mono_ms() < end) {
+        int m;
+
+        (void)usleep(10000);
+        m = count_fds(pid);
+        if (m != n) {
+            n = m;
+            since = mono_ms();
+        }
+    }
+    return n;
+}
+
+/* Poll until the broker holds at most @limit fds or @deadline_ms passed; the last count. A leak
+ * never gets there; a release that is merely late does. */
+static int fd_count_at_most(pid_t pid, int limit, int deadline_ms)
+{
+    int64_t end = mono_ms() + deadline_ms;
+    int n = count_fds(pid);
+
+    while (n > limit && mono_ms() < end) {
+        (void)usleep(10000);
+        n = count_fds(pid);
+    }
+    return n;
+}
+
 /* The kill scenario natively: what a survivor on the shared socket gets from the kernel. */
 Test(kill, native_reference_survivor_gets_all, .timeout = 30)
 {
     const char *args[] = {"kill", NULL};
-    struct run r;
+    struct h_run r;
     char line[256];
 
-    run_start(&r, false, args);
-    cr_assert(run_wait_for(&r, "warm\n", 10000), "output:\n%s", r.out);
+    run_start(&r, NATIVE, args);
+    cr_assert(h_wait_for(&r, "warm\n", 10000), "output:\n%s\nstderr:\n%s", r.out, r.err);
     cr_assert(eq(sz, (size_t)write(r.in_fd, "go\n", 3), 3));
-    cr_assert(run_wait_for(&r, "killed-done\n", 15000), "output:\n%s", r.out);
+    cr_assert(h_wait_for(&r, "killed-done\n", 15000), "output:\n%s\nstderr:\n%s", r.out, r.err);
     cr_assert(eq(sz, (size_t)write(r.in_fd, "go\n", 3), 3));
-    cr_assert(eq(int, run_finish(&r, 10000), 0), "output:\n%s", r.out);
-    cr_assert(line_of(r.out, "survivor received=", line, sizeof(line)), "output:\n%s", r.out);
+    cr_assert(eq(int, h_finish(&r, 10000), 0), "output:\n%s\nstderr:\n%s", r.out, r.err);
+    cr_assert(line_of(r.out, "survivor received=", line, sizeof(line)), "output:\n%s\nstderr:\n%s",
+              r.out, r.err);
     cr_log_info("native: %s", line);
     cr_assert(eq(i64, field(line, "received"), field(line, "expected")), "%s", line);
-    run_done(&r);
+    h_run_done(&r);
 }
 
 /* A caller SIGKILLed while the broker waits for it: the broker goes on serving a second
@@ -498,30 +442,34 @@ Test(kill, native_reference_survivor_gets_all, .timeout = 30)
 Test(kill, sigkill_mid_call_loses_nothing_leaks_nothing, .timeout = 30)
 {
     const char *args[] = {"kill", NULL};
-    struct run r;
+    struct h_run r;
     char line[256];
     int before, after;
 
-    run_start(&r, true, args);
-    cr_assert(run_wait_for(&r, "warm\n", 10000), "output:\n%s", r.out);
-    before = count_fds(r.pid);
+    run_start(&r, GATED_AUDITED, args);
+    cr_assert(h_wait_for(&r, "warm\n", 10000), "output:\n%s\nstderr:\n%s", r.out, r.err);
+    /* The target now waits on stdin, so nothing is in flight: the count settles at the broker's
+     * idle baseline once the warm-up job is released. */
+    before = settled_fd_count(r.pid, 300, 5000);
     cr_assert(eq(sz, (size_t)write(r.in_fd, "go\n", 3), 3));
-    cr_assert(run_wait_for(&r, "killed-done\n", 15000), "output:\n%s", r.out);
-    /* Every emulation has been answered by now; give the workers a moment to release. */
-    usleep(200000);
-    after = count_fds(r.pid);
+    cr_assert(h_wait_for(&r, "killed-done\n", 15000), "output:\n%s\nstderr:\n%s", r.out, r.err);
+    /* Idle again: every job released within the deadline unless one leaked. */
+    after = fd_count_at_most(r.pid, before, 5000);
     cr_assert(eq(sz, (size_t)write(r.in_fd, "go\n", 3), 3));
-    cr_assert(eq(int, run_finish(&r, 10000), 0), "output:\n%s", r.out);
-    cr_assert(line_of(r.out, "survivor received=", line, sizeof(line)), "output:\n%s", r.out);
+    cr_assert(eq(int, h_finish(&r, 10000), 0), "output:\n%s\nstderr:\n%s", r.out, r.err);
+    cr_assert(line_of(r.out, "survivor received=", line, sizeof(line)), "output:\n%s\nstderr:\n%s",
+              r.out, r.err);
     cr_log_info("under mmsgate: %s; broker fds before=%d after=%d", line, before, after);
     fprintf(stderr, "signals: kill: %s; broker fds before=%d after=%d\n", line, before, after);
-    cr_expect(strstr(r.out, "victim killed\n") != NULL, "output:\n%s", r.out);
-    cr_expect(strstr(r.out, "survivor exit=0\n") != NULL, "output:\n%s", r.out);
+    cr_expect(strstr(r.out, "victim killed\n") != NULL, "output:\n%s\nstderr:\n%s", r.out, r.err);
+    cr_expect(strstr(r.out, "survivor exit=0\n") != NULL, "output:\n%s\nstderr:\n%s", r.out, r.err);
     cr_expect(eq(i64, field(line, "received"), field(line, "expected")),
               "datagrams queued after the kill were lost: %s", line);
     cr_expect(eq(i64, field(line, "wrong"), 0), "%s", line);
-    cr_expect(eq(int, after, before), "broker fds before=%d after=%d", before, after);
-    run_done(&r);
+    cr_expect(le(int, after, before), "broker fds before=%d after=%d", before, after);
+    /* The warm-up call and the survivor's calls that returned datagrams. */
+    expect_supervised(&r, 2);
+    h_run_done(&r);
 }
 
 /* ---- 4. threads and file tables ----------------------------------------------------------- */
@@ -531,16 +479,17 @@ Test(kill, sigkill_mid_call_loses_nothing_leaks_nothing, .timeout = 30)
 Test(threads, eight_callers_own_sockets_thread_directed_signals, .timeout = 60)
 {
     const char *args[] = {"threads", NULL};
-    struct run r;
+    struct h_run r;
     char line[256], prefix[32];
     int code;
 
-    run_start(&r, true, args);
-    code = run_finish(&r, 45000);
+    run_start(&r, GATED_AUDITED, args);
+    code = h_finish(&r, 45000);
     cr_log_info("under mmsgate:\n%s", r.out);
     fprintf(stderr, "signals: threads:\n%s", r.out);
-    cr_assert(eq(int, code, 0), "output:\n%s", r.out);
-    cr_assert(line_of(r.out, "threads ", line, sizeof(line)), "output:\n%s", r.out);
+    cr_assert(eq(int, code, 0), "output:\n%s\nstderr:\n%s", r.out, r.err);
+    cr_assert(line_of(r.out, "threads ", line, sizeof(line)), "output:\n%s\nstderr:\n%s", r.out,
+              r.err);
     long long signalled = field(line, "signalled");
     cr_expect(eq(i64, field(line, "signals"), field(line, "sent_signals")), "%s", line);
     for (int i = 0; i < 8; i++) {
@@ -554,7 +503,9 @@ Test(threads, eight_callers_own_sockets_thread_directed_signals, .timeout = 60)
         else
             cr_expect(eq(i64, field(line, "eintr"), 0), "bystander interrupted: %s", line);
     }
-    run_done(&r);
+    /* At least one call per thread. */
+    expect_supervised(&r, 8);
+    h_run_done(&r);
 }
 
 /* unshare(CLONE_FILES) in one thread, then the same fd number names socket A in the main
@@ -562,17 +513,19 @@ Test(threads, eight_callers_own_sockets_thread_directed_signals, .timeout = 60)
 Test(threads, unshared_fd_table_same_number_own_socket, .timeout = 30)
 {
     const char *args[] = {"unshare", NULL};
-    struct run r;
+    struct h_run r;
     char line[256];
     int code;
 
-    run_start(&r, true, args);
-    code = run_finish(&r, 20000);
+    run_start(&r, GATED_AUDITED, args);
+    code = h_finish(&r, 20000);
     cr_log_info("under mmsgate:\n%s", r.out);
     fprintf(stderr, "signals: unshare:\n%s", r.out);
-    cr_assert(eq(int, code, 0), "output:\n%s", r.out);
-    cr_assert(line_of(r.out, "unshare fd=", line, sizeof(line)), "output:\n%s", r.out);
+    cr_assert(eq(int, code, 0), "output:\n%s\nstderr:\n%s", r.out, r.err);
+    cr_assert(line_of(r.out, "unshare fd=", line, sizeof(line)), "output:\n%s\nstderr:\n%s", r.out,
+              r.err);
     cr_expect(strstr(r.out, " main ret=1 errno=0 data=from-A\n") != NULL, "%s", r.out);
     cr_expect(strstr(r.out, " thread ret=1 errno=0 data=from-B\n") != NULL, "%s", r.out);
-    run_done(&r);
+    expect_supervised(&r, 2);
+    h_run_done(&r);
 }

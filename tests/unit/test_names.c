@@ -7,14 +7,7 @@
 #include <criterion/new/assert.h>
 
 #include "mmsgate/policy.h"
-
-/* criterion's eq(str, ...) takes char *; -Wwrite-strings makes literals const. */
-#pragma GCC diagnostic ignored "-Wcast-qual"
-#ifdef __clang__
-#pragma clang diagnostic ignored "-Wincompatible-pointer-types-discards-qualifiers"
-#else
-#pragma GCC diagnostic ignored "-Wdiscarded-qualifiers"
-#endif
+#include "cr-literals.h"
 
 static const struct {
     const char *name;

@@ -12,15 +12,12 @@
 #include <criterion/new/assert.h>
 
 #include "mmsgate/policy.h"
+#include "cr-literals.h"
 
-/* criterion's eq(str, ...) takes char *, while -Wwrite-strings makes literals const; and the
- * CALL() tables override CALL()'s defaults on purpose. */
-#pragma GCC diagnostic ignored "-Wcast-qual"
+/* The CALL() tables override CALL()'s defaults on purpose. */
 #ifdef __clang__
-#pragma clang diagnostic ignored "-Wincompatible-pointer-types-discards-qualifiers"
 #pragma clang diagnostic ignored "-Winitializer-overrides"
 #else
-#pragma GCC diagnostic ignored "-Wdiscarded-qualifiers"
 #pragma GCC diagnostic ignored "-Woverride-init"
 #endif
 
