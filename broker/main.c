@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kfeatures.h"
 #include "filter.h"
 #include "internal/macros.h"
 #include "mmsgate/broker.h"
@@ -64,6 +65,8 @@ static void help_main(FILE *f)
           "  check FILE                         validate a policy; errors as FILE:LINE:COLUMN\n"
           "  policy default                     print the built-in default policy\n"
           "  filter                             print the seccomp filter (libseccomp PFC)\n"
+          "  features                           print the kernel features mmsgate uses, found\n"
+          "                                     or not, and what it does without each\n"
           "\n"
           "  -h, --help       show this help\n"
           "  -V, --version    show the version\n"
@@ -282,6 +285,13 @@ static int cmd_run(int argc, char **argv, enum mode mode)
         return EXIT_BROKER;
     }
 
+    /* Before signals are blocked: the probe's child must not leave a pending SIGCHLD. */
+    if (features_check_startup(features_get()) < 0) {
+        log_error("Linux %s lacks %s, which mmsgate needs (see mmsgate features)",
+                  features_get()->release, features_missing_required(features_get()));
+        return EXIT_BROKER;
+    }
+
     /* Before any thread exists, so every thread inherits the mask. */
     r = mmsg_signals_block();
     if (r < 0) {
@@ -372,6 +382,14 @@ int main(int argc, char **argv)
             return EXIT_BROKER;
         }
         return 0;
+    }
+    if (strcmp(argv[1], "features") == 0) {
+        if (argc != 2) {
+            fprintf(stderr, "Usage: mmsgate features\n");
+            return 2;
+        }
+        /* Exit 1 when a required feature is missing, as check does for an invalid policy. */
+        return features_print(features_get(), stdout) < 0 ? 1 : 0;
     }
     fprintf(stderr, "mmsgate: unknown command \"%s\"\n\n", argv[1]);
     help_main(stderr);
