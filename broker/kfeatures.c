@@ -255,6 +255,36 @@ const char *features_missing_required(const struct features *f)
     return NULL;
 }
 
+/* @text after @prefix, wrapped at word boundaries to 96 columns, continuation lines indented
+ * like the first. */
+static void print_wrapped(FILE *out, const char *prefix, const char *text)
+{
+    const size_t width = 96, indent = 8;
+    size_t col = strlen(prefix);
+    bool line_start = true; /* no word on this line yet */
+
+    fputs(prefix, out);
+    while (*text) {
+        size_t word = strcspn(text, " ");
+
+        if (!line_start && col + 1 + word > width) {
+            fprintf(out, "\n%*s", (int)indent, "");
+            col = indent;
+            line_start = true;
+        }
+        if (!line_start) {
+            fputc(' ', out);
+            col++;
+        }
+        fwrite(text, 1, word, out);
+        col += word;
+        line_start = false;
+        text += word;
+        text += strspn(text, " ");
+    }
+    fputc('\n', out);
+}
+
 int features_print(const struct features *f, FILE *out)
 {
     const char *missing = features_missing_required(f);
@@ -266,7 +296,7 @@ int features_print(const struct features *f, FILE *out)
 
         fprintf(out, "%-40s Linux %-5s %s\n", fi->name, fi->since,
                 has(f, fi) ? "found" : "MISSING");
-        fprintf(out, "    without it: %s\n", fi->without);
+        print_wrapped(out, "    without it: ", fi->without);
         if (fi->need == NEED_OPTIONAL && !has(f, fi) &&
             !(fi->offset == FEATURE(kcmp) && f->pidfd_thread))
             n_fallbacks++;
