@@ -263,26 +263,26 @@ static void print_wrapped(FILE *out, const char *prefix, const char *text)
     size_t col = strlen(prefix);
     bool line_start = true; /* no word on this line yet */
 
-    fputs(prefix, out);
+    (void)fputs(prefix, out);
     while (*text) {
         size_t word = strcspn(text, " ");
 
         if (!line_start && col + 1 + word > width) {
-            fprintf(out, "\n%*s", (int)indent, "");
+            (void)fprintf(out, "\n%*s", (int)indent, "");
             col = indent;
             line_start = true;
         }
         if (!line_start) {
-            fputc(' ', out);
+            (void)fputc(' ', out);
             col++;
         }
-        fwrite(text, 1, word, out);
+        (void)fwrite(text, 1, word, out);
         col += word;
         line_start = false;
         text += word;
         text += strspn(text, " ");
     }
-    fputc('\n', out);
+    (void)fputc('\n', out);
 }
 
 int features_print(const struct features *f, FILE *out)
@@ -290,23 +290,25 @@ int features_print(const struct features *f, FILE *out)
     const char *missing = features_missing_required(f);
     unsigned n_fallbacks = 0;
 
-    fprintf(out, "kernel: Linux %s\n", f->release);
+    (void)fprintf(out, "kernel: Linux %s\n", f->release);
     for (size_t i = 0; i < ELEMENTSOF(feature_table); i++) {
         const struct feature_info *fi = &feature_table[i];
 
-        fprintf(out, "%-40s Linux %-5s %s\n", fi->name, fi->since,
-                has(f, fi) ? "found" : "MISSING");
+        (void)fprintf(out, "%-40s Linux %-5s %s\n", fi->name, fi->since,
+                      has(f, fi) ? "found" : "MISSING");
         print_wrapped(out, "    without it: ", fi->without);
         if (fi->need == NEED_OPTIONAL && !has(f, fi) &&
             !(fi->offset == FEATURE(kcmp) && f->pidfd_thread))
             n_fallbacks++;
     }
     if (missing) {
-        fprintf(out, "mmsgate cannot run on this kernel: it needs %s\n", missing);
+        (void)fprintf(out, "mmsgate cannot run on this kernel: it needs %s\n", missing);
         return -EOPNOTSUPP;
     }
-    fprintf(out, "mmsgate can run on this kernel (%u fallback%s in effect)\n", n_fallbacks,
-            n_fallbacks == 1 ? "" : "s");
+    (void)fprintf(out, "mmsgate can run on this kernel (%u fallback%s in effect)\n", n_fallbacks,
+                  n_fallbacks == 1 ? "" : "s");
+    if (fflush(out) != 0 || ferror(out))
+        return -EIO;
     return 0;
 }
 

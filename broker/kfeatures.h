@@ -38,7 +38,7 @@ const char *features_missing_required(const struct features *f);
 
 /* Print the kernel release and, for every feature, whether it was found and what mmsgate does
  * without it (`mmsgate features`). Return: 0 when mmsgate can run on this kernel, -EOPNOTSUPP
- * when a required feature is missing. */
+ * when a required feature is missing, -EIO when @out could not be written. */
 int features_print(const struct features *f, FILE *out);
 
 /* Start-up check of run, serve and agent: -EOPNOTSUPP when a required feature is missing (the

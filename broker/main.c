@@ -388,8 +388,14 @@ int main(int argc, char **argv)
             fprintf(stderr, "Usage: mmsgate features\n");
             return 2;
         }
+        int r = features_print(features_get(), stdout);
+
+        if (r == -EIO) {
+            log_error_errno(r, "writing the feature list");
+            return EXIT_BROKER;
+        }
         /* Exit 1 when a required feature is missing, as check does for an invalid policy. */
-        return features_print(features_get(), stdout) < 0 ? 1 : 0;
+        return r < 0 ? 1 : 0;
     }
     fprintf(stderr, "mmsgate: unknown command \"%s\"\n\n", argv[1]);
     help_main(stderr);
