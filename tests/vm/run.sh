@@ -11,7 +11,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${BUILD_DIR:-$root/build}
 cache=${MMSG_VM_CACHE:-/var/cache/mmsgate-vm}
 suite=ctest
-backports=false
+dist="" # a Debian suite other than the host's, fetched with a private apt state
 vm_timeout=${MMSG_VM_TIMEOUT:-1500}
 kernel_pkg=""
 inner_args=()
@@ -24,6 +24,8 @@ usage: tests/vm/run.sh [--backports] [--kernel-package PKG] [--timeout SECONDS]
   --bench ARGS...      tests/bench's bench inside the VM (ratios only: TCG is slow)
   --features           only \`mmsgate features\` inside the VM
   --backports          the newest kernel from bookworm-backports instead of Debian 12's 6.1
+  --dist SUITE         the kernel of another Debian suite (e.g. bullseye: 5.10, to see the
+                       refusal below 5.19)
   --kernel-package PKG a linux-image-* package name (default: what linux-image-cloud-amd64
                        depends on)
   --timeout SECONDS    bound on the whole VM run (default $vm_timeout)
@@ -34,7 +36,11 @@ EOF
 
 while (($#)); do
     case "$1" in
-    --backports) backports=true ;;
+    --backports) dist=bookworm-backports ;;
+    --dist)
+        dist=$2
+        shift
+        ;;
     --kernel-package)
         kernel_pkg=$2
         shift
@@ -129,16 +135,16 @@ cmake --build "$build" --parallel "$(nproc)" >/dev/null
 # --- the kernel: apt-get download + dpkg-deb -x into the cache, never installed on the host ---
 mkdir -p "$cache" 2>/dev/null || cannot_run "cannot create the cache directory $cache (set MMSG_VM_CACHE)"
 apt_opts=(-q -o DPkg::Lock::Timeout=900)
-if $backports; then
-    # A private apt state with only bookworm-backports: the host's sources stay untouched.
-    bp="$cache/apt-backports"
+if [[ -n "$dist" ]]; then
+    # A private apt state with only that suite: the host's sources stay untouched.
+    bp="$cache/apt-$dist"
     mkdir -p "$bp/lists/partial" "$bp/archives/partial"
-    echo "deb http://deb.debian.org/debian bookworm-backports main" >"$bp/sources.list"
+    echo "deb http://deb.debian.org/debian $dist main" >"$bp/sources.list"
     apt_opts+=(-o Dir::Etc::SourceList="$bp/sources.list" -o Dir::Etc::SourceParts=/nonexistent
         -o Dir::State::Lists="$bp/lists" -o Dir::Cache="$bp")
     if ! apt-get "${apt_opts[@]}" update </dev/null >"$bp/update.log" 2>&1; then
         cat "$bp/update.log" >&2
-        cannot_run "bookworm-backports is not reachable"
+        cannot_run "$dist is not reachable"
     fi
 fi
 if [[ -z "$kernel_pkg" ]]; then
