@@ -30,7 +30,7 @@ usage: tests/vm/run.sh [--backports] [--kernel-package PKG] [--timeout SECONDS]
                        depends on)
   --timeout SECONDS    bound on the whole VM run (default $vm_timeout)
 env: BUILD_DIR (default build/), MMSG_VM_CACHE (default /var/cache/mmsgate-vm),
-     MMSG_VM_ACCEL=kvm to try KVM (default: TCG), MMSG_VM_CPU (qemu64), MMSG_VM_SMP,
+     MMSG_VM_ACCEL=kvm to try KVM (default: TCG), MMSG_VM_CPU (qemu64,-cx16), MMSG_VM_SMP,
      MMSG_VM_MEM_MB, MMSG_VM_TIMEOUT, MMSG_VM_BOOT_TIMEOUT, MMSG_VM_APPEND
 EOF
 }
@@ -284,9 +284,10 @@ initrd="$work/initrd.cpio"
 echo "vm/run.sh: kernel $kernel_pkg ($(basename "$vmlinuz")), initramfs $(du -m "$initrd" | cut -f1) MiB"
 
 # --- boot ---
-# qemu64, not max: with -cpu max, qemu 7.2's TCG double-faulted bookworm-backports' 6.12 in
-# kmem_cache_alloc (a gs-prefixed cmpxchg16b) during the suite.
-accel=(-accel "tcg,thread=${MMSG_VM_TCG_THREAD:-multi}" -cpu "${MMSG_VM_CPU:-qemu64}")
+# qemu64 without cmpxchg16b: with it (-cpu max or qemu64), qemu 7.2's TCG double-faulted
+# bookworm-backports' 6.12 in kmem_cache_alloc (SLUB's gs-prefixed cmpxchg16b fast path) during
+# the suite, and single-threaded TCG during boot. Without it SLUB takes its locked path.
+accel=(-accel "tcg,thread=${MMSG_VM_TCG_THREAD:-multi}" -cpu "${MMSG_VM_CPU:-qemu64,-cx16}")
 if [[ "${MMSG_VM_ACCEL:-}" == kvm ]]; then
     # Opt-in only: -enable-kvm -cpu host crashed the guest on the machine this was written on.
     accel=(-accel kvm -cpu host)
