@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kfeatures.h"
 #include "filter.h"
 #include "internal/macros.h"
 #include "learn.h"
@@ -95,6 +96,8 @@ static void help_main(FILE *f)
           "  policy default                     print the built-in default policy\n"
           "  filter [--policy FILE] [--audit-all]  print the seccomp filter run loads: the\n"
           "                                     policy's decision tree and its BPF\n"
+          "  features                           print the kernel features mmsgate uses, found\n"
+          "                                     or not, and what it does without each\n"
           "\n"
           "  -h, --help       show this help\n"
           "  -V, --version    show the version\n"
@@ -490,6 +493,13 @@ static int cmd_run(int argc, char **argv, enum mode mode)
         return EXIT_BROKER;
     }
 
+    /* Before signals are blocked: the probe's child must not leave a pending SIGCHLD. */
+    if (features_check_startup(features_get()) < 0) {
+        log_error("Linux %s lacks %s, which mmsgate needs (see mmsgate features)",
+                  features_get()->release, features_missing_required(features_get()));
+        return EXIT_BROKER;
+    }
+
     /* Before any thread exists, so every thread inherits the mask. */
     r = mmsg_signals_block();
     if (r < 0) {
@@ -769,6 +779,20 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "filter") == 0)
         return cmd_filter(argc - 1, argv + 1);
+    if (strcmp(argv[1], "features") == 0) {
+        if (argc != 2) {
+            fprintf(stderr, "Usage: mmsgate features\n");
+            return 2;
+        }
+        int r = features_print(features_get(), stdout);
+
+        if (r == -EIO) {
+            log_error_errno(r, "writing the feature list");
+            return EXIT_BROKER;
+        }
+        /* Exit 1 when a required feature is missing, as check does for an invalid policy. */
+        return r < 0 ? 1 : 0;
+    }
     fprintf(stderr, "mmsgate: unknown command \"%s\"\n\n", argv[1]);
     help_main(stderr);
     return 2;
