@@ -16,35 +16,36 @@
 struct audit;
 
 struct audit_record {
+    /* Ordered by size so the record packs without padding (clang-analyzer's Padding check). */
     uint64_t timestamp_ns; /* CLOCK_REALTIME at receipt */
-    pid_t tgid;            /* 0 when unknown */
-    pid_t tid;
     const char *comm;      /* NULL when unknown */
     const char *exe;       /* NULL when unknown */
-    enum mmsg_syscall sys; /* MMSG_SYS_MAX_ for a route the broker does not serve */
-    uint32_t arch;         /* AUDIT_ARCH_* */
-    int nr;
-    bool args_known; /* false: socketcall whose argument block was unreadable */
-    int32_t fd;
     uint64_t mmsg;
-    uint32_t vlen;
-    uint32_t flags;
     uint64_t timeout;
-    bool timeout_decoded;
     int64_t tv_sec;
     int64_t tv_nsec;
     const char *decision;    /* allow, deny, emulate, kill */
     const char *enforcement; /* continue, emulate, errno, kill */
     const char *rule;
-    bool ret_known;
     int64_t ret; /* count, or -errno */
     uint64_t duration_ns;
-    bool not_enforced;  /* complain mode: decided, audited, not carried out ("enforced": false) */
     const char *policy; /* name of the deciding policy ("default", NAME); NULL: not written */
     /* Containers (agent): NULL / 0 when unknown or not in a container. */
     const char *container_id;
     const char *bundle;
-    pid_t ns_tgid; /* the caller's pid as its own pid namespace sees it ("processId") */
+    pid_t tgid; /* 0 when unknown */
+    pid_t tid;
+    enum mmsg_syscall sys; /* MMSG_SYS_MAX_ for a route the broker does not serve */
+    uint32_t arch;         /* AUDIT_ARCH_* */
+    int nr;
+    int32_t fd;
+    uint32_t vlen;
+    uint32_t flags;
+    pid_t ns_tgid;   /* the caller's pid as its own pid namespace sees it ("processId") */
+    bool args_known; /* false: socketcall whose argument block was unreadable */
+    bool timeout_decoded;
+    bool ret_known;
+    bool not_enforced; /* complain mode: decided, audited, not carried out ("enforced": false) */
 };
 
 /* Limits of one sink (audit_open_limits()); audit_open() uses the AUDIT_DEFAULT_* values. */

@@ -40,15 +40,16 @@ int emu_scratch_init(struct emu_scratch *s)
 {
     /* mmap: pages are only backed once a large datagram actually touches them. Two payload
      * buffers back to back: a peeked datagram and its second receipt (take_entry()). */
-    s->payload =
-        mmap(NULL, 2 * EMU_PAYLOAD_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    s->payload = mmap(NULL, (size_t)2 * EMU_PAYLOAD_MAX, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (s->payload == MAP_FAILED) {
         s->payload = NULL;
         return -ENOMEM;
     }
     s->payload2 = s->payload + EMU_PAYLOAD_MAX;
     /* Native entries that must fail like a caller's entry (see recv_mirrored()). */
-    s->trap = mmap(NULL, 2 * TRAP_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    s->trap = mmap(NULL, (size_t)2 * TRAP_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
     if (s->trap == MAP_FAILED || mprotect(s->trap + TRAP_PAGE, TRAP_PAGE, PROT_NONE) < 0) {
         if (s->trap == MAP_FAILED)
             s->trap = NULL;
@@ -68,9 +69,9 @@ int emu_scratch_init(struct emu_scratch *s)
 void emu_scratch_done(struct emu_scratch *s)
 {
     if (s->payload)
-        (void)munmap(s->payload, 2 * EMU_PAYLOAD_MAX); /* only fails for a bad range */
+        (void)munmap(s->payload, (size_t)2 * EMU_PAYLOAD_MAX); /* only fails for a bad range */
     if (s->trap)
-        (void)munmap(s->trap, 2 * TRAP_PAGE); /* only fails for a bad range */
+        (void)munmap(s->trap, (size_t)2 * TRAP_PAGE); /* only fails for a bad range */
     free(s->control);
     free(s->control2);
     free(s->ucontrol);

@@ -39,7 +39,7 @@
 /* struct seccomp_data offsets; x86 is little-endian, so an argument's low half comes first. */
 #define OFF_NR offsetof(struct seccomp_data, nr)
 #define OFF_ARCH offsetof(struct seccomp_data, arch)
-#define OFF_ARG_LO(i) (offsetof(struct seccomp_data, args) + 8 * (i))
+#define OFF_ARG_LO(i) (offsetof(struct seccomp_data, args) + sizeof(uint64_t) * (size_t)(i))
 #define OFF_ARG_HI(i) (OFF_ARG_LO(i) + 4)
 
 /* Conditional BPF jumps reach 255 instructions ahead. A program longer than that uses the long
@@ -509,7 +509,7 @@ static void print_tree(const struct mmsg_kprog *p, FILE *f)
                     fprintf(f, " <- default");
                 if (n->verdict == MMSG_KVERDICT_NOTIFY)
                     fprintf(f, " (%s)", mmsg_kwhy_name(n->why));
-                fputc('\n', f);
+                (void)fputc('\n', f); /* stdio errors surface at the caller's fflush() */
                 continue;
             case MMSG_KTEST_FD:
                 fprintf(f, "fd in [%" PRId64 ", %" PRId64 "]", n->lo, n->hi);

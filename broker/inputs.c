@@ -14,7 +14,7 @@ static void inspect_socket(int sockfd, struct mmsg_call *call)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss), ilen = sizeof(int);
-    int family, type;
+    int family = 0, type = 0;
 
     if (sockfd < 0)
         return;

@@ -150,7 +150,8 @@ static struct listener *listener_alloc(struct mmsg_broker *b)
         b->free_listeners = lst->next_free;
     } else if (b->n_alloc < MAX_LISTENERS) {
         if (b->n_alloc % 64 == 0) {
-            struct listener **n = realloc(b->listeners, (b->n_alloc + 64) * sizeof(*n));
+            struct listener **n =
+                realloc(b->listeners, (b->n_alloc + 64) * sizeof(struct listener *));
 
             if (n)
                 b->listeners = n;

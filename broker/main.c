@@ -70,65 +70,68 @@ static void help_options(FILE *f)
 
 static void help_main(FILE *f)
 {
-    fputs("Usage: mmsgate COMMAND [OPTIONS]\n"
-          "\n"
-          "Sandbox the recvmmsg system call family (i386 recvmmsg_time32 337, recvmmsg_time64\n"
-          "417, socketcall(SYS_RECVMMSG), x86_64 recvmmsg 299) of a program with a seccomp\n"
-          "user-notification filter, and decide every call with a JSON policy: allow, deny with\n"
-          "an errno, emulate in the broker (with caps such as a real bound on waiting), or kill.\n"
-          "\n"
-          "Commands:\n"
-          "  run [OPTIONS] [--] PROG [ARGS...]  start PROG under the broker (see run --help)\n"
-          "  serve --listener-fd N [OPTIONS]    serve the listener fd N of an existing sandbox\n"
-          "  agent --socket PATH [OPTIONS]      serve containers whose OCI runtime (runc, crun)\n"
-          "                                     hands listeners to PATH (spec listenerPath)\n"
-          "  learn [--output FILE] [--] PROG [ARGS...]\n"
-          "                                     run PROG allowing everything and write the\n"
-          "                                     least-privilege policy for what it did\n"
-          "  reload PID                         make mmsgate PID reload its policies and reopen\n"
-          "                                     its audit file (serve and agent: also SIGHUP)\n"
-          "  stats PID                          make mmsgate PID print its stats table\n"
-          "  check FILE                         validate a policy; errors as FILE:LINE:COLUMN\n"
-          "  check-oci FILE                     report recvmmsg routes an OCI config.json or\n"
-          "                                     seccomp profile leaves unsupervised\n"
-          "  oci-profile [--listener PATH] [--metadata M]\n"
-          "                                     print the seccomp section for a runtime profile\n"
-          "  policy default                     print the built-in default policy\n"
-          "  filter [--policy FILE] [--audit-all]  print the seccomp filter run loads: the\n"
-          "                                     policy's decision tree and its BPF\n"
-          "  features                           print the kernel features mmsgate uses, found\n"
-          "                                     or not, and what it does without each\n"
-          "\n"
-          "  -h, --help       show this help\n"
-          "  -V, --version    show the version\n"
-          "\n",
-          f);
+    (void)fputs(
+        "Usage: mmsgate COMMAND [OPTIONS]\n"
+        "\n"
+        "Sandbox the recvmmsg system call family (i386 recvmmsg_time32 337, recvmmsg_time64\n"
+        "417, socketcall(SYS_RECVMMSG), x86_64 recvmmsg 299) of a program with a seccomp\n"
+        "user-notification filter, and decide every call with a JSON policy: allow, deny with\n"
+        "an errno, emulate in the broker (with caps such as a real bound on waiting), or kill.\n"
+        "\n"
+        "Commands:\n"
+        "  run [OPTIONS] [--] PROG [ARGS...]  start PROG under the broker (see run --help)\n"
+        "  serve --listener-fd N [OPTIONS]    serve the listener fd N of an existing sandbox\n"
+        "  agent --socket PATH [OPTIONS]      serve containers whose OCI runtime (runc, crun)\n"
+        "                                     hands listeners to PATH (spec listenerPath)\n"
+        "  learn [--output FILE] [--] PROG [ARGS...]\n"
+        "                                     run PROG allowing everything and write the\n"
+        "                                     least-privilege policy for what it did\n"
+        "  reload PID                         make mmsgate PID reload its policies and reopen\n"
+        "                                     its audit file (serve and agent: also SIGHUP)\n"
+        "  stats PID                          make mmsgate PID print its stats table\n"
+        "  check FILE                         validate a policy; errors as FILE:LINE:COLUMN\n"
+        "  check-oci FILE                     report recvmmsg routes an OCI config.json or\n"
+        "                                     seccomp profile leaves unsupervised\n"
+        "  oci-profile [--listener PATH] [--metadata M]\n"
+        "                                     print the seccomp section for a runtime profile\n"
+        "  policy default                     print the built-in default policy\n"
+        "  filter [--policy FILE] [--audit-all]  print the seccomp filter run loads: the\n"
+        "                                     policy's decision tree and its BPF\n"
+        "  features                           print the kernel features mmsgate uses, found\n"
+        "                                     or not, and what it does without each\n"
+        "\n"
+        "  -h, --help       show this help\n"
+        "  -V, --version    show the version\n"
+        "\n",
+        f);
     help_options(f);
-    fputs("\n"
-          "Exit status of run: PROG's (128+N if it died by signal N); 125 if mmsgate failed;\n"
-          "126 if PROG could not be executed; 127 if PROG was not found.\n"
-          "Exit status of check: 0 valid, 1 invalid, 2 unreadable.\n"
-          "Documentation: man mmsgate, man mmsgate-policy, man mmsgate-audit;\n"
-          "example policies in " MMSG_DATADIR "/policies, the JSON Schema in\n" MMSG_DATADIR
-          "/policy.schema.json.\n",
-          f);
+    (void)fputs(
+        "\n"
+        "Exit status of run: PROG's (128+N if it died by signal N); 125 if mmsgate failed;\n"
+        "126 if PROG could not be executed; 127 if PROG was not found.\n"
+        "Exit status of check: 0 valid, 1 invalid, 2 unreadable.\n"
+        "Documentation: man mmsgate, man mmsgate-policy, man mmsgate-audit;\n"
+        "example policies in " MMSG_DATADIR "/policies, the JSON Schema in\n" MMSG_DATADIR
+        "/policy.schema.json.\n",
+        f);
 }
 
 static void help_run(FILE *f)
 {
-    fputs("Usage: mmsgate run [OPTIONS] [--] PROG [ARGS...]\n"
-          "       mmsgate serve --listener-fd N [OPTIONS]\n"
-          "       mmsgate agent --socket PATH [OPTIONS]\n"
-          "\n"
-          "run starts PROG (a 32-bit or 64-bit program) with no_new_privs and a seccomp filter\n"
-          "that sends every recvmmsg-family call to this broker, and exits with PROG's status\n"
-          "(128+N if PROG died by signal N) once PROG and every descendant that inherited the\n"
-          "filter have exited. INT, TERM, HUP, QUIT, USR1 and USR2 are forwarded to PROG;\n"
-          "mmsgate reload PID (SIGRTMIN) reloads the policy and reopens the audit file.\n"
-          "If mmsgate dies, PROG is killed (PR_SET_PDEATHSIG) and descendants' calls fail\n"
-          "with ENOSYS: nothing runs unsupervised.\n"
-          "\n",
-          f);
+    (void)fputs(
+        "Usage: mmsgate run [OPTIONS] [--] PROG [ARGS...]\n"
+        "       mmsgate serve --listener-fd N [OPTIONS]\n"
+        "       mmsgate agent --socket PATH [OPTIONS]\n"
+        "\n"
+        "run starts PROG (a 32-bit or 64-bit program) with no_new_privs and a seccomp filter\n"
+        "that sends every recvmmsg-family call to this broker, and exits with PROG's status\n"
+        "(128+N if PROG died by signal N) once PROG and every descendant that inherited the\n"
+        "filter have exited. INT, TERM, HUP, QUIT, USR1 and USR2 are forwarded to PROG;\n"
+        "mmsgate reload PID (SIGRTMIN) reloads the policy and reopens the audit file.\n"
+        "If mmsgate dies, PROG is killed (PR_SET_PDEATHSIG) and descendants' calls fail\n"
+        "with ENOSYS: nothing runs unsupervised.\n"
+        "\n",
+        f);
     help_options(f);
     (void)fputs("\n"
                 "Exit status: PROG's; 125 if mmsgate failed (bad option or policy, no sandbox);\n"
@@ -605,8 +608,8 @@ static int write_learned(const struct learn *l, const char *what, const char *ou
         if (!f)
             return log_error_errno(-errno, "creating \"%s\"", output);
     }
-    fputs(json, f);
-    fputc('\n', f);
+    (void)fputs(json, f); /* errors surface through ferror() below */
+    (void)fputc('\n', f);
     r = fflush(f) == 0 && !ferror(f) ? 0 : -EIO;
     if (output && fclose(f) != 0 && r == 0)
         r = -errno;

@@ -216,8 +216,11 @@ int policy_store_get(struct policy_store *store, const char *name, struct loaded
         e = &store->entries[store->n_entries];
         *e = (struct entry){0};
         memcpy(e->name, name, strlen(name) + 1);
-        /* Both lengths are bounded (the dir field's size, valid_name()): it fits. */
-        strcpy(stpcpy(stpcpy(stpcpy(e->path, store->dir), "/"), name), ".json");
+        /* Both lengths are bounded (the dir field's size, valid_name()): it fits; a path that
+         * did not would be an unreadable file, never another one. */
+        if (snprintf(e->path, sizeof(e->path), "%s/%s.json", store->dir, name) >=
+            (int)sizeof(e->path))
+            e->path[0] = '\0';
         /* Loaded under the lock: a first use is rare and small, and two listeners asking for
          * one new name at once must not load (and log) it twice. A failure is remembered, so
          * a listener whose policy is broken does not re-read the file for every call; reload

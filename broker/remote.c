@@ -250,6 +250,28 @@ static int vma_query_ioctl(struct remote *r, uint64_t addr, struct remote_vma *r
     return 0;
 }
 
+/* "start-end perms ...", addresses in hex (fs/proc/task_mmu.c show_map_vma()). */
+static bool parse_maps_line(const char *line, struct remote_vma *ret)
+{
+    char *end;
+    const char *p;
+
+    errno = 0;
+    ret->start = strtoull(line, &end, 16);
+    if (end == line || *end != '-')
+        return false;
+    p = end + 1;
+    ret->end = strtoull(p, &end, 16);
+    if (end == p || *end != ' ' || errno || strlen(end + 1) < 4)
+        return false;
+    p = end + 1;
+    /* x86: a page is readable whenever it is mapped at all (write-only and execute-only
+     * mappings read fine from user mode). */
+    ret->readable = p[0] == 'r' || p[1] == 'w' || p[2] == 'x';
+    ret->writable = p[1] == 'w';
+    return true;
+}
+
 /* Before Linux 6.11: scan the maps text for the line covering @addr. It is read in pieces so
  * that a process with 65,530 mappings costs time, never memory. */
 static int vma_query_text(struct remote *r, uint64_t addr, struct remote_vma *ret)
@@ -271,18 +293,11 @@ static int vma_query_text(struct remote *r, uint64_t addr, struct remote_vma *re
         buf[have] = '\0';
         line = buf;
         while ((nl = strchr(line, '\n'))) {
-            unsigned long long start, end;
-            char perms[5];
+            struct remote_vma v;
 
             *nl = '\0';
-            if (sscanf(line, "%llx-%llx %4s", &start, &end, perms) == 3 && addr >= start &&
-                addr < end) {
-                *ret = (struct remote_vma){
-                    .start = start,
-                    .end = end,
-                    .readable = perms[0] == 'r' || perms[1] == 'w' || perms[2] == 'x',
-                    .writable = perms[1] == 'w',
-                };
+            if (parse_maps_line(line, &v) && addr >= v.start && addr < v.end) {
+                *ret = v;
                 return 0;
             }
             line = nl + 1;
@@ -322,7 +337,7 @@ static size_t accessible(struct remote *r, uint64_t addr, size_t len, bool write
     if (r->mapsfd < 0)
         return 0;
     while (ok < len) {
-        struct remote_vma v;
+        struct remote_vma v = {0};
 
         if (vma_find(r, addr + ok, &v) < 0 || !(write ? v.writable : v.readable))
             break;

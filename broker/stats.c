@@ -254,7 +254,7 @@ void stats_print(struct stats *s, struct audit *audit, FILE *f)
                 ac.written, ac.suppressed, ac.summaries, ac.dropped_size, ac.dropped_full,
                 ac.failed);
     }
-    fflush(f);
+    (void)fflush(f); /* the table is informational; a failed write has no one to tell */
     free(rules);
     free(procs);
 }
