@@ -12,7 +12,7 @@
 /* Socket facts for the policy, from our own duplicate of the caller's fd. */
 static void inspect_socket(int sockfd, struct mmsg_call *call)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t len = sizeof(ss), ilen = sizeof(int);
     int family = 0, type = 0;
 
