@@ -6,14 +6,6 @@
 #include "core.h"
 #include "kernel.h"
 
-/* Syscall numbers: the same names the filter resolves through libseccomp (filter.c), fixed by
- * the x86 syscall tables (arch/x86/entry/syscalls/syscall_{32,64}.tbl). */
-#define NR_I386_SOCKETCALL 102
-#define NR_I386_RECVMMSG_TIME32 337
-#define NR_I386_RECVMMSG_TIME64 417
-#define NR_X86_64_RECVMMSG 299
-#define SYS_RECVMMSG_ 19 /* include/uapi/linux/net.h */
-
 bool decode_registers(const struct seccomp_data *d, struct emu_call *ret)
 {
     struct emu_call c = {0};
@@ -23,7 +15,7 @@ bool decode_registers(const struct seccomp_data *d, struct emu_call *ret)
             c.sys = MMSG_SYS_RECVMMSG_TIME32;
         else if (d->nr == NR_I386_RECVMMSG_TIME64)
             c.sys = MMSG_SYS_RECVMMSG_TIME64;
-        else if (d->nr == NR_I386_SOCKETCALL && (uint32_t)d->args[0] == SYS_RECVMMSG_)
+        else if (d->nr == NR_I386_SOCKETCALL && (uint32_t)d->args[0] == SOCKETCALL_SYS_RECVMMSG)
             c.sys = MMSG_SYS_SOCKETCALL;
         else
             return false;

@@ -20,15 +20,6 @@
 #include "internal/macros.h"
 #include "kernel.h"
 
-/* Syscall numbers, fixed by the x86 ABIs (arch/x86/entry/syscalls/). */
-#define NR_I386_SOCKETCALL 102
-#define NR_I386_RECVMMSG_TIME32 337
-#define NR_I386_RECVMMSG_TIME64 417
-#define NR_X86_64_RECVMMSG 299
-#define X32_SYSCALL_BIT 0x40000000u
-#define NR_X32_RECVMMSG (X32_SYSCALL_BIT | 537u)
-#define SOCKETCALL_SYS_RECVMMSG 19
-
 #ifndef SECCOMP_RET_USER_NOTIF /* Linux 5.0 */
 #define SECCOMP_RET_USER_NOTIF 0x7fc00000u
 #endif
@@ -292,7 +283,7 @@ static void emit_program(struct emitter *e)
     emit_load(e, OFF_ARCH, "arch");
     emit_jump(e, BPF_JEQ, AUDIT_ARCH_X86_64, TO(L_NEXT), TO(L_I386), "x86_64 (or x32)?");
     emit_load(e, OFF_NR, "nr");
-    emit_jump(e, BPF_JGE, X32_SYSCALL_BIT, TO(L_X32), TO(L_NEXT), "x32 bit set?");
+    emit_jump(e, BPF_JGE, X32_SYSCALL_BIT_, TO(L_X32), TO(L_NEXT), "x32 bit set?");
     emit_jump(e, BPF_JEQ, NR_X86_64_RECVMMSG, route_target(e, MMSG_SYS_RECVMMSG), TO(L_ALLOW),
               "recvmmsg");
 

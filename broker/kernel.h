@@ -27,6 +27,16 @@
 #define PIDFD_SIGNAL_THREAD_GROUP (1UL << 1)
 #endif
 
+/* The routes' system call numbers, fixed by the x86 ABIs (arch/x86/entry/syscalls/
+ * syscall_32.tbl, syscall_64.tbl): one definition for the filter (filter.c) and the decoder of
+ * notifications (decode.c). */
+#define NR_I386_SOCKETCALL 102
+#define NR_I386_RECVMMSG_TIME32 337
+#define NR_I386_RECVMMSG_TIME64 417
+#define NR_X86_64_RECVMMSG 299
+#define NR_X32_RECVMMSG (X32_SYSCALL_BIT_ | 537u)
+#define SOCKETCALL_SYS_RECVMMSG 19 /* include/uapi/linux/net.h SYS_RECVMMSG */
+
 #define AUDIT_ARCH_I386_ 0x40000003u
 #define AUDIT_ARCH_X86_64_ 0xc000003eu
 #define X32_SYSCALL_BIT_ 0x40000000u
