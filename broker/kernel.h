@@ -8,6 +8,7 @@
 #include <linux/seccomp.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/types.h>
 
 /* Newer than Debian 12's linux-libc-dev 6.1. */
@@ -36,6 +37,32 @@
 #define NR_X86_64_RECVMMSG 299
 #define NR_X32_RECVMMSG (X32_SYSCALL_BIT_ | 537u)
 #define SOCKETCALL_SYS_RECVMMSG 19 /* include/uapi/linux/net.h SYS_RECVMMSG */
+
+/* include/uapi/linux/fs.h, Linux 6.11 (ed5d583a88a9): the PROCMAP_QUERY ioctl on
+ * /proc/<pid>/maps, newer than Debian 12's headers. Our own names, so a later system header
+ * cannot clash. */
+struct procmap_query_ {
+    uint64_t size;
+    uint64_t query_flags;
+    uint64_t query_addr;
+    uint64_t vma_start;
+    uint64_t vma_end;
+    uint64_t vma_flags;
+    uint64_t vma_page_size;
+    uint64_t vma_offset;
+    uint64_t inode;
+    uint32_t dev_major;
+    uint32_t dev_minor;
+    uint32_t vma_name_size;
+    uint32_t build_id_size;
+    uint64_t vma_name_addr;
+    uint64_t build_id_addr;
+};
+_Static_assert(sizeof(struct procmap_query_) == 104, "procmap_query is 104 bytes");
+#define PROCMAP_QUERY_ _IOWR('f', 17, struct procmap_query_)
+#define PROCMAP_QUERY_VMA_READABLE_ 0x01u
+#define PROCMAP_QUERY_VMA_WRITABLE_ 0x02u
+#define PROCMAP_QUERY_VMA_EXECUTABLE_ 0x04u
 
 #define AUDIT_ARCH_I386_ 0x40000003u
 #define AUDIT_ARCH_X86_64_ 0xc000003eu

@@ -24,28 +24,6 @@
 #define LOG_COMPONENT "features"
 #include "log.h"
 
-/* include/uapi/linux/fs.h, Linux 6.11 (ed5d583a88a9); newer than Debian 12's headers. Our own
- * names, so a later system header or kernel.h cannot clash. */
-struct features_procmap_query {
-    uint64_t size;
-    uint64_t query_flags;
-    uint64_t query_addr;
-    uint64_t vma_start;
-    uint64_t vma_end;
-    uint64_t vma_flags;
-    uint64_t vma_page_size;
-    uint64_t vma_offset;
-    uint64_t inode;
-    uint32_t dev_major;
-    uint32_t dev_minor;
-    uint32_t vma_name_size;
-    uint32_t build_id_size;
-    uint64_t vma_name_addr;
-    uint64_t build_id_addr;
-};
-_Static_assert(sizeof(struct features_procmap_query) == 104, "procmap_query is 104 bytes");
-#define FEATURES_PROCMAP_QUERY _IOWR('f', 17, struct features_procmap_query)
-
 enum need {
     NEED_REQUIRED, /* mmsgate refuses to start without it */
     NEED_OPTIONAL, /* a fallback is in effect without it */
@@ -196,7 +174,7 @@ static void probe_kcmp(struct features *f)
 
 static void probe_procmap_query(struct features *f)
 {
-    struct features_procmap_query q = {
+    struct procmap_query_ q = {
         .size = sizeof(q),
         .query_addr = (uint64_t)(uintptr_t)&probe_procmap_query,
     };
@@ -206,7 +184,7 @@ static void probe_procmap_query(struct features *f)
     if (fd < 0)
         return;
     /* Before 6.11 /proc/<pid>/maps has no ioctl: ENOTTY. Our own text is mapped: 0. */
-    f->procmap_query = ioctl(fd, FEATURES_PROCMAP_QUERY, &q) == 0 && q.vma_start <= q.query_addr &&
+    f->procmap_query = ioctl(fd, PROCMAP_QUERY_, &q) == 0 && q.vma_start <= q.query_addr &&
                        q.query_addr < q.vma_end;
 }
 

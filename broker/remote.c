@@ -16,29 +16,6 @@
 #include "kernel.h"
 #include "remote.h"
 
-/* include/uapi/linux/fs.h, Linux 6.11 (ed5d583a88a9): newer than Debian 12's headers. */
-struct procmap_query_ {
-    uint64_t size;
-    uint64_t query_flags;
-    uint64_t query_addr;
-    uint64_t vma_start;
-    uint64_t vma_end;
-    uint64_t vma_flags;
-    uint64_t vma_page_size;
-    uint64_t vma_offset;
-    uint64_t inode;
-    uint32_t dev_major;
-    uint32_t dev_minor;
-    uint32_t vma_name_size;
-    uint32_t build_id_size;
-    uint64_t vma_name_addr;
-    uint64_t build_id_addr;
-};
-#define PROCMAP_QUERY_ _IOWR('f', 17, struct procmap_query_)
-#define PROCMAP_QUERY_VMA_READABLE_ 0x01u
-#define PROCMAP_QUERY_VMA_WRITABLE_ 0x02u
-#define PROCMAP_QUERY_VMA_EXECUTABLE_ 0x04u
-
 #ifndef KCMP_FILE
 #define KCMP_FILE 0
 #endif
