@@ -228,7 +228,9 @@ static void rule_name(const struct group *g, size_t index, char *buf, size_t buf
         bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
                   (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-';
 
-        clean[n++] = ok ? ch : '_';
+        if (!ok)
+            ch = '_';
+        clean[n++] = ch;
     }
     clean[n] = '\0';
     (void)snprintf(buf, buf_len, "learned-%s-%zu", n ? clean : "any", index + 1); /* fits */
