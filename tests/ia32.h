@@ -13,9 +13,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Probe once by executing @prog32, any i386 program of the build, with no arguments. */
-static inline bool ia32_available(const char *prog32)
+/* The probe: exit-with32, which exits at once (status 2, a usage error) when run without
+ * arguments. Any other i386 program would do only if it never waits: try-recvmmsg32 with no
+ * arguments blocks in recvmmsg, which hung every probe on a kernel that does run i386 code. */
+#define IA32_PROBE MMSG_PROGRAMS_DIR "/exit-with32"
+
+/* Probe once by executing IA32_PROBE. */
+static inline bool ia32_available(void)
 {
+    const char *prog32 = IA32_PROBE;
     static int known = -1;
     pid_t pid;
     int status;

@@ -13,6 +13,8 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
+#include "ia32.h"
+
 static inline int64_t attack_now_ms(void)
 {
     struct timespec ts;
@@ -36,6 +38,14 @@ static inline int64_t attack_now_ms(void)
     do {                               \
         if (geteuid() != 0)            \
             attack_skip("needs root"); \
+    } while (0)
+
+/* i386 cases need a kernel that runs i386 code. Where it does not (IA32 emulation off), the case
+ * skips even in CI: the VM stage (tests/vm, Debian's 6.1 with IA32 on) runs it there. */
+#define attack_require_i386()               \
+    do {                                    \
+        if (!ia32_available())              \
+            cr_skip_test(IA32_SKIP_REASON); \
     } while (0)
 
 #endif

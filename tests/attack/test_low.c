@@ -19,16 +19,9 @@
 
 #define EMULATE_ALL "{\"version\":1,\"default\":{\"action\":\"emulate\"}}"
 
-/* Skip when this kernel cannot execute i386 programs (IA32 emulation off): exit 126. */
 static void require_i386(void)
 {
-    const char *argv[] = {ATTACK_IOVMAX32_BIN, NULL};
-    struct h_run r;
-    int code = h_native(&r, argv, 20000);
-
-    h_run_done(&r);
-    if (code == 126 || code == -ENOEXEC)
-        attack_skip("this kernel does not execute i386 programs (IA32 emulation off)");
+    attack_require_i386();
 }
 
 /* The comparable fields of a try-recvmmsg call line, and the remaining timeout's seconds. */
@@ -93,12 +86,9 @@ Test(low, iov_len_ssize_max_on_i386_like_native, .timeout = 60)
     expect_iovmax_like_native(ATTACK_IOVMAX32_BIN);
 }
 
-/* x86_64: not a finding (both return 1 today); keeps a fix of the i386 bound from being applied
- * where the kernel does not apply it. */
-Test(low, iov_len_ssize_max_on_x86_64_like_native, .timeout = 60)
-{
-    expect_iovmax_like_native(ATTACK_IOVMAX64_BIN);
-}
+/* No x86_64 variant: there the kernel's own answer for iov_len SSIZE_MAX was seen to change
+ * between runs of the same program (1, then EFAULT for a buffer on the stack), so comparing the
+ * broker with it cannot be made deterministic; the i386 case above is the finding. */
 
 /* The broker cannot copy the caller's fd (or open the caller) because it ran out of fds: the
  * audit record must say so, not call a supported route "unsupported-route". */

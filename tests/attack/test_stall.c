@@ -81,13 +81,7 @@ Test(stall, a_timeout_on_a_fuse_page_does_not_delay_another_process, .timeout = 
 Test(stall, a_socketcall_argument_block_on_a_fuse_page_does_not_delay_another_process,
      .timeout = 120)
 {
-    const char *argv[] = {ATTACK_STALL32_BIN, NULL};
-    struct h_run r;
-    int code = h_native(&r, argv, 20000); /* usage error, exit 2, if i386 programs run */
-
-    h_run_done(&r);
-    if (code == 126 || code == -ENOEXEC)
-        attack_skip("this kernel does not execute i386 programs (IA32 emulation off)");
+    attack_require_i386();
     if (access("/dev/fuse", R_OK | W_OK) < 0)
         cr_skip_test("no /dev/fuse (fuse module not loaded?)");
     expect_victim_unhindered_bin(ATTACK_STALL32_BIN, "fuse-socketcall");

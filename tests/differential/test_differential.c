@@ -206,7 +206,7 @@ Test(differential, native_runs_identical_64, .timeout = 300)
 
 Test(differential, native_runs_identical_32, .timeout = 300)
 {
-    if (!ia32_available(MMSG_DIFFCASES32))
+    if (!ia32_available())
         cr_skip_test(IA32_SKIP_REASON);
     native_stable(MMSG_DIFFCASES32);
 }
@@ -220,7 +220,7 @@ Test(differential, case_count_64, .timeout = 150)
 
 Test(differential, case_count_32, .timeout = 150)
 {
-    if (!ia32_available(MMSG_DIFFCASES32))
+    if (!ia32_available())
         cr_skip_test(IA32_SKIP_REASON);
     case_count(MMSG_DIFFCASES32, 3);
 }
@@ -234,7 +234,7 @@ Test(differential, emulated_identical_64, .timeout = 600)
 
 Test(differential, emulated_identical_32, .timeout = 600)
 {
-    if (!ia32_available(MMSG_DIFFCASES32))
+    if (!ia32_available())
         cr_skip_test(IA32_SKIP_REASON);
     native_vs_emulated(MMSG_DIFFCASES32);
 }

@@ -358,7 +358,7 @@ static void check_routes(const struct route_case *routes, size_t n_routes)
         size_t n;
 
         /* The VM suite (tests/vm) runs the i386 routes where this kernel cannot. */
-        if (rc->compat && !ia32_available(h_prog("probe-recvmmsg32")))
+        if (rc->compat && !ia32_available())
             cr_skip_test(IA32_SKIP_REASON);
         n = make_inputs(rc->compat, in);
         char *inputs = write_inputs(in, n);

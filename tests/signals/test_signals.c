@@ -43,7 +43,7 @@ static const char *sig_bin(void)
 {
     static bool said;
 
-    if (ia32_available(SIG32_BIN))
+    if (ia32_available())
         return SIG32_BIN;
     if (!said)
         fprintf(stderr, "signals: %s; running sig64 (x86_64 route 299) instead\n",
