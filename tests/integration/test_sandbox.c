@@ -105,8 +105,11 @@ Test(sandbox, forbidden_calls_fail, .timeout = 10)
     errno = 0;
     cr_expect(eq(int, setuid(1000), -1));
     cr_expect(eq(int, errno, EPERM));
-    /* fork(): glibc uses clone without CLONE_THREAD, which the filter refuses. */
+#ifndef MMSG_SANITIZER_BUILD
+    /* fork(): glibc uses clone without CLONE_THREAD, which the filter refuses (a sanitizer
+     * build allows it: LeakSanitizer forks its tracer, broker/sandbox.c). */
     cr_expect(eq(int, (int)fork(), -1));
+#endif
 }
 
 /* The real broker, while it serves a program, is in that state too. */
