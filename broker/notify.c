@@ -197,8 +197,9 @@ void notify_handle(struct mmsg_broker *b, struct job *j, struct emu_scratch *s)
         goto hand_off;
     if (!s && j->not_enforced && decision_needs_caller(j))
         goto hand_off;
-    /* An audit record shows the timeout the caller passed: reading it is a worker's job. */
-    if (!s && audited(b, j) && j->call.timeout)
+    /* An audit record shows the timeout the caller passed, and socketcall's arguments, all in
+     * caller memory: reading them is a worker's job (or an inline run's). */
+    if (!s && audited(b, j) && (j->call.timeout || j->call.sys == MMSG_SYS_SOCKETCALL))
         goto hand_off;
     if (s && j->remote.memfd < 0) {
         /* Decided on registers, emulated here: open the caller now. */
