@@ -30,6 +30,8 @@
 #define WATCH_IDLE_NS (200 * 1000000ull)
 #define MAX_DEMOTED 16
 
+static struct ratelimit inline_rl = RATELIMIT_INIT(10000, 5);
+
 /* The loop thread's own state: its scratch buffers and its incarnation. */
 static __thread struct emu_scratch *tl_scratch;
 static __thread unsigned tl_gen;
@@ -156,8 +158,10 @@ static void *watchdog_main(void *arg)
              blocked(in->loop_tid)) &&
             start_loop_thread(b) >= 0) {
             /* The stuck thread keeps its call; a fresh one takes the loop. */
-            log_warning("a call from %d ran over %d ms on the loop; serving it apart", (int)in->tid,
-                        INLINE_BUDGET_MS);
+            if (ratelimit_below(&inline_rl))
+                log_warning("a call from %d ran over %d ms on the loop; serving its process "
+                            "apart",
+                            (int)in->tid, INLINE_BUDGET_MS);
             pool_mark_staller(b->pool, in->tid);
             in->gen++;
             in->active = false;
