@@ -48,37 +48,35 @@ static int64_t emulate(struct job *j, struct emu_scratch *s, const char **ret_en
     return ret;
 }
 
+/* Let the call proceed: CONTINUE where registers alone were consulted, else carried out on our
+ * copy of what was read, without caps. Return: as enforce_decision(). */
+static int64_t allow(struct job *j, struct emu_scratch *s, const char **ret_enforcement)
+{
+    int err;
+
+    if (registers_decided(j)) {
+        err = kernel_notif_continue(j->listener, j->id);
+        if (err < 0 && err != -ENOENT && ratelimit_below(&enforce_rl))
+            log_warning_errno(err, "continuing notification");
+        *ret_enforcement = "continue";
+        return INT64_MIN;
+    }
+    j->caps = (struct emu_caps){.timeout_cap_ms = -1};
+    return emulate(j, s, ret_enforcement);
+}
+
 int64_t enforce_decision(struct mmsg_broker *b, struct job *j, struct emu_scratch *s,
                          const char **ret_enforcement)
 {
     int err;
 
     (void)b;
-    if (j->not_enforced) {
-        /* Complain mode: whatever was decided proceeds. CONTINUE only where registers alone
-         * were consulted (the same TOCTOU rule as an allow), else emulated without caps. */
-        if (registers_decided(j)) {
-            err = kernel_notif_continue(j->listener, j->id);
-            if (err < 0 && err != -ENOENT && ratelimit_below(&enforce_rl))
-                log_warning_errno(err, "continuing notification");
-            *ret_enforcement = "continue";
-            return INT64_MIN;
-        }
-        j->caps = (struct emu_caps){.timeout_cap_ms = -1};
-        return emulate(j, s, ret_enforcement);
-    }
+    /* Complain mode: whatever was decided proceeds, as an allow would. */
+    if (j->not_enforced)
+        return allow(j, s, ret_enforcement);
     switch (j->decision.action) {
     case MMSG_ACTION_ALLOW:
-        if (registers_decided(j)) {
-            err = kernel_notif_continue(j->listener, j->id);
-            if (err < 0 && err != -ENOENT && ratelimit_below(&enforce_rl))
-                log_warning_errno(err, "continuing notification");
-            *ret_enforcement = "continue";
-            return INT64_MIN;
-        }
-        /* The allow rested on memory we read: carry it out on our copy, without caps. */
-        j->caps = (struct emu_caps){.timeout_cap_ms = -1};
-        return emulate(j, s, ret_enforcement);
+        return allow(j, s, ret_enforcement);
     case MMSG_ACTION_EMULATE:
         j->caps = (struct emu_caps){
             .timeout_cap_ms = j->decision.timeout_cap_ms,
