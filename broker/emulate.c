@@ -26,7 +26,6 @@
  * filter uses WAIT_KILLABLE_RECV, so the kernel leaves that to us (docs/recvmmsg-compat.md rule
  * 29). */
 #define SIGNAL_POLL_MS 20
-#define TRAP_PAGE 4096u
 
 uint64_t emu_now_ns(void)
 {
@@ -48,9 +47,9 @@ int emu_scratch_init(struct emu_scratch *s)
     }
     s->payload2 = s->payload + EMU_PAYLOAD_MAX;
     /* Native entries that must fail like a caller's entry (see recv_mirrored()). */
-    s->trap = mmap(NULL, (size_t)2 * TRAP_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                   -1, 0);
-    if (s->trap == MAP_FAILED || mprotect(s->trap + TRAP_PAGE, TRAP_PAGE, PROT_NONE) < 0) {
+    s->trap = mmap(NULL, (size_t)2 * EMU_TRAP_PAGE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (s->trap == MAP_FAILED || mprotect(s->trap + EMU_TRAP_PAGE, EMU_TRAP_PAGE, PROT_NONE) < 0) {
         if (s->trap == MAP_FAILED)
             s->trap = NULL;
         emu_scratch_done(s);
@@ -71,7 +70,7 @@ void emu_scratch_done(struct emu_scratch *s)
     if (s->payload)
         (void)munmap(s->payload, (size_t)2 * EMU_PAYLOAD_MAX); /* only fails for a bad range */
     if (s->trap)
-        (void)munmap(s->trap, (size_t)2 * TRAP_PAGE); /* only fails for a bad range */
+        (void)munmap(s->trap, (size_t)2 * EMU_TRAP_PAGE); /* only fails for a bad range */
     free(s->control);
     free(s->control2);
     free(s->ucontrol);

@@ -43,6 +43,8 @@ struct emu_caps {
 /* Per-worker buffers, allocated once (no allocation per notification). */
 #define EMU_PAYLOAD_MAX (4u << 20)
 #define EMU_CONTROL_MAX (64u << 10)
+/* The trap: one readable page, then one PROT_NONE page (mirror_recv() ends entries there). */
+#define EMU_TRAP_PAGE 4096u
 struct emu_scratch {
     char *payload;                  /* EMU_PAYLOAD_MAX */
     char *payload2;                 /* EMU_PAYLOAD_MAX: a second receipt of a peeked datagram */

@@ -11,8 +11,6 @@
 #include "cmsg.h"
 #include "mirror.h"
 
-#define TRAP_PAGE 4096u
-
 /* Receive one datagram for entry k when entry k+1 is known to fail decoding with @next_err.
  *
  * The kernel would receive entry k, fail on entry k+1, return k+1 and store the error as the
@@ -26,7 +24,7 @@
 ssize_t mirror_recv(int sockfd, struct msghdr *nm, int next_err, int nflags,
                     const struct timespec *rem, struct emu_scratch *s)
 {
-    char *page_end = s->trap + TRAP_PAGE;
+    char *page_end = s->trap + EMU_TRAP_PAGE;
     struct mmsghdr *v;
     struct timespec t;
     int n;
