@@ -74,7 +74,7 @@ struct policy_rule {
     enum mmsg_action action;
     int errno_value;
     bool audit;
-    bool audit_if_capped; /* "audit": "capped" (emulate with a timeout cap only) */
+    bool audit_if_capped;   /* "audit": "capped" (emulate with a timeout cap only) */
     int mode;               /* enum policy_mode */
     int64_t timeout_cap_ms; /* -1: none */
     uint32_t vlen_cap;      /* 0: none */
