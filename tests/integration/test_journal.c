@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The journal as a sink: "--audit journal:" records carry MMSGATE_* fields, and "--log journal"
  * sends mmsgate's own messages there; both read back with journalctl -o json. Where no journald
- * runs but the binary is installed (a container as root), the test starts its own. */
+ * runs but the binary is installed (a container as root), the test starts its own. Also
+ * "--log syslog", read back from a private /dev/log. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,6 +184,92 @@ Test(journal, own_messages_go_to_the_journal, .timeout = 60, .fini = stop_journa
     cr_expect(startup, "no start-up message naming %s in the journal", policy_path);
     json_decref(entries);
     h_run_done(&r);
+    unlink(policy_path);
+    free(policy_path);
+}
+
+/* "--log syslog": mmsgate's own messages reach syslog(3)'s socket, /dev/log, with facility
+ * daemon and ident mmsgate. The test owns that socket: mmsgate runs in a private mount namespace
+ * whose /dev is a tmpfs holding the usual devices (bind-mounted from the real /dev) and a
+ * /dev/log symlink to a socket this test reads. The host's /dev and syslog are untouched. */
+Test(syslog, own_messages_go_to_syslog, .timeout = 60)
+{
+    static const char script[] = "set -e; t=$1; shift\n"
+                                 "mkdir \"$t/dev.old\"\n"
+                                 "mount --bind /dev \"$t/dev.old\"\n"
+                                 "mount -t tmpfs -o mode=755 mmsg-test-dev /dev\n"
+                                 "for f in null zero full random urandom tty; do\n"
+                                 "  [ -e \"$t/dev.old/$f\" ] || continue\n"
+                                 "  touch \"/dev/$f\"; mount --bind \"$t/dev.old/$f\" \"/dev/$f\"\n"
+                                 "done\n"
+                                 "ln -s \"$t/log\" /dev/log\n"
+                                 "exec \"$@\"\n";
+    char dir[] = "/tmp/mmsg-syslog-XXXXXX", path[128], buf[2048];
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    char *policy_path;
+    struct h_run r;
+    bool startup = false, exit_line = false;
+    int fd, facility = -1;
+
+    if (geteuid() != 0 || access("/usr/bin/unshare", X_OK) != 0)
+        cr_skip_test("needs root and unshare(1) for a private /dev/log");
+    cr_assert(ne(ptr, mkdtemp(dir), NULL));
+    (void)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/log", dir);
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    cr_assert(ge(int, fd, 0));
+    cr_assert(eq(int, bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0));
+    policy_path = h_temp_file("{\"version\":1,\"default\":{\"action\":\"allow\"}}");
+    cr_assert(ne(ptr, policy_path, NULL));
+    {
+        const char *const argv[] = {"/usr/bin/unshare",
+                                    "-m",
+                                    "/bin/sh",
+                                    "-c",
+                                    script,
+                                    "sh",
+                                    dir,
+                                    MMSGATE_BIN,
+                                    "run",
+                                    "-v",
+                                    "--log",
+                                    "syslog",
+                                    "--policy",
+                                    policy_path,
+                                    "--",
+                                    h_prog("spin-denied64"),
+                                    "0",
+                                    NULL};
+
+        cr_assert(eq(int, h_native(&r, argv, 30000), 0), "stderr: %s", r.err);
+    }
+    cr_expect(eq(ptr, strstr(r.err, "mmsgate: main:"), NULL), "logged to stderr: %s", r.err);
+    /* Everything mmsgate logged is queued on the socket by now (datagrams sent before exit). */
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ssize_t n;
+        int pri;
+
+        if (poll(&p, 1, 1000) <= 0)
+            break;
+        n = recv(fd, buf, sizeof(buf) - 1, 0);
+        if (n <= 0)
+            break;
+        buf[n] = '\0';
+        if (sscanf(buf, "<%d>", &pri) != 1 || !strstr(buf, "mmsgate["))
+            continue;
+        facility = pri >> 3;
+        startup = startup || strstr(buf, policy_path) != NULL;
+        exit_line = exit_line || strstr(buf, "exit") != NULL;
+    }
+    cr_expect(eq(int, facility, 3), "facility %d, not daemon (3)", facility);
+    cr_expect(startup, "no start-up message naming %s on /dev/log", policy_path);
+    cr_expect(exit_line, "no exit message on /dev/log");
+    h_run_done(&r);
+    close(fd);
+    unlink(sa.sun_path);
+    (void)snprintf(path, sizeof(path), "%s/dev.old", dir);
+    rmdir(path);
+    rmdir(dir);
     unlink(policy_path);
     free(policy_path);
 }
