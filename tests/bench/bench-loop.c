@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "progs.h"
+
 #if defined(__x86_64__)
 #define ROUTE 299 /* arch/x86/entry/syscalls/syscall_64.tbl: recvmmsg */
 #elif defined(__i386__)
@@ -85,23 +87,6 @@ static double median(double *v, unsigned n)
 {
     qsort(v, n, sizeof(*v), cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* /proc/self/status "Seccomp:": 0 none, 2 filter. Printed so the driver can check the wrapper
- * really filtered us (or really did not). */
-static int seccomp_mode(void)
-{
-    char line[256];
-    int mode = -1;
-    FILE *f = fopen("/proc/self/status", "re");
-
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "Seccomp: %d", &mode) == 1)
-            break;
-    (void)fclose(f); /* read-only */
-    return mode;
 }
 
 struct counts {
@@ -283,7 +268,7 @@ int main(int argc, char **argv)
     med = median(per_run, runs); /* sorts per_run: [0] is min, [runs-1] max */
     printf("route=%d entry=%s mode=%s seccomp=%d calls=%lu runs=%u median_ns=%.1f min_ns=%.1f "
            "max_ns=%.1f clock_ns=%.1f ok=%lu eagain=%lu other=%lu other_ret=%ld cpu=%d\n",
-           ROUTE, entry, queued_mode ? "queued" : "empty", seccomp_mode(), calls, runs, med,
+           ROUTE, entry, queued_mode ? "queued" : "empty", progs_seccomp_mode(), calls, runs, med,
            per_run[0], per_run[runs - 1], clock_ns, s.c.ok, s.c.eagain, s.c.other, s.c.other_ret,
            sched_getcpu());
     return 0;

@@ -32,27 +32,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "progs.h"
+
 #define BATCH 10
 #define DATA_MAX 512
 
 struct counters {
     unsigned long served, wakeups, calls, errq, eagain, failed;
 };
-
-static int seccomp_mode(void)
-{
-    char line[256];
-    int mode = -1;
-    FILE *f = fopen("/proc/self/status", "re");
-
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "Seccomp: %d", &mode) == 1)
-            break;
-    fclose(f);
-    return mode;
-}
 
 static int format_stats(char *buf, size_t len, const struct counters *c)
 {
@@ -188,7 +175,7 @@ int main(int argc, char **argv)
         perror("evloop-server: socket");
         return 1;
     }
-    printf("ready seccomp=%d\n", seccomp_mode());
+    printf("ready seccomp=%d\n", progs_seccomp_mode());
     fflush(stdout);
     ret = strcmp(argv[1], "errqueue") == 0 ? serve_errqueue(fd, &c) : serve_dontwait(fd, &c);
     format_stats(line, sizeof(line), &c);

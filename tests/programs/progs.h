@@ -137,4 +137,21 @@ static inline int64_t progs_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* /proc/self/status "Seccomp:": 0 none, 2 filter (-1 if unreadable). Printed by programs so
+ * their driver can check that the broker really filtered them (or really did not). */
+static inline int progs_seccomp_mode(void)
+{
+    char line[256];
+    int mode = -1;
+    FILE *f = fopen("/proc/self/status", "re");
+
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "Seccomp: %d", &mode) == 1)
+            break;
+    (void)fclose(f); /* read-only */
+    return mode;
+}
+
 #endif
