@@ -24,8 +24,6 @@
 #define LOG_COMPONENT "loop"
 #include "log.h"
 
-#define DEFAULT_WORKERS 256
-
 static struct ratelimit loop_rl = RATELIMIT_INIT(5000, 10);
 
 /* epoll tags that are not listeners. */
@@ -339,7 +337,7 @@ int mmsg_broker_new(const struct mmsg_broker_options *opts, struct mmsg_broker *
         b->jobs[i].next = b->free_jobs;
         b->free_jobs = &b->jobs[i];
     }
-    r = pool_new(b, opts->max_workers ? opts->max_workers : DEFAULT_WORKERS, &b->pool);
+    r = pool_new(b, opts->max_workers ? opts->max_workers : MMSG_DEFAULT_WORKERS, &b->pool);
     if (r < 0)
         goto fail;
     b->epfd = epoll_create1(EPOLL_CLOEXEC);

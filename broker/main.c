@@ -391,11 +391,23 @@ static void log_startup(enum mode mode, const char *policy_path, const struct mm
              mode_name(mode), policy_path ? policy_path : "built-in default",
              mmsg_policy_n_rules(policy), mmsg_policy_n_rules(policy) == 1 ? "" : "s",
              bo->complain ? ", complain mode" : "", bo->audit_path ? bo->audit_path : "off",
-             bo->audit_all ? " (all decisions)" : "", bo->max_workers ? bo->max_workers : 64);
+             bo->audit_all ? " (all decisions)" : "",
+             bo->max_workers ? bo->max_workers : MMSG_DEFAULT_WORKERS);
 }
 
-/* run, serve and agent share their options. */
-static int cmd_run(int argc, char **argv, enum mode mode)
+/* What run, serve and agent were asked to do. */
+struct run_args {
+    enum mode mode;
+    struct mmsg_broker_options bo;
+    struct ops_options oo;
+    struct mmsg_run_options ro;
+    const char *policy_path, *agent_path, *policy_dir;
+    unsigned listener_fd; /* UINT_MAX: none */
+};
+
+/* run, serve and agent share their options. Return 1 when --help was printed, 0 to go on,
+ * -EINVAL (logged) for bad usage. PROG starts at argv[optind]. */
+static int parse_run_args(int argc, char **argv, struct run_args *a)
 {
     static const struct option opts[] = {
         {"policy", required_argument, NULL, 'p'},
@@ -413,54 +425,45 @@ static int cmd_run(int argc, char **argv, enum mode mode)
         {"stats", no_argument, NULL, 's'},
         {},
     };
-    struct mmsg_broker_options bo = {0};
-    struct ops_options oo = {0};
-    struct stats *stats = NULL;
-    struct policy_store *store = NULL;
-    struct loaded_policy *loaded = NULL;
-    struct mmsg_run_options ro = {0};
-    struct mmsg_policy *policy = NULL;
-    struct mmsg_broker *broker = NULL;
-    const char *policy_path = NULL, *agent_path = NULL, *policy_dir = NULL;
-    unsigned listener_fd = UINT_MAX;
-    int c, r, status = 0, ret = EXIT_BROKER;
+    int c, r;
 
+    a->listener_fd = UINT_MAX;
     /* '+': stop at PROG, so PROG's own options are left alone. */
     while ((c = getopt_long(argc, argv, "+p:a:w:vh", opts, NULL)) != -1) {
-        r = ops_option(c, optarg, &bo, &oo);
+        r = ops_option(c, optarg, &a->bo, &a->oo);
         if (r < 0)
-            return EXIT_BROKER;
+            return -EINVAL;
         if (r > 0)
             continue;
         switch (c) {
         case 'p':
-            policy_path = optarg;
+            a->policy_path = optarg;
             break;
         case 'a':
-            bo.audit_path = optarg;
+            a->bo.audit_path = optarg;
             break;
         case 'A':
-            bo.audit_all = true;
+            a->bo.audit_all = true;
             break;
         case 'D':
-            ro.drop_caps = true;
+            a->ro.drop_caps = true;
             break;
         case 'L':
-            if (parse_uint(optarg, INT_MAX, &listener_fd) < 0) {
+            if (parse_uint(optarg, INT_MAX, &a->listener_fd) < 0) {
                 log_error("invalid --listener-fd \"%s\"", optarg);
-                return EXIT_BROKER;
+                return -EINVAL;
             }
             break;
         case 'S':
-            agent_path = optarg;
+            a->agent_path = optarg;
             break;
         case 'P':
-            policy_dir = optarg;
+            a->policy_dir = optarg;
             break;
         case 'w':
-            if (parse_uint(optarg, 1024, &bo.max_workers) < 0 || bo.max_workers == 0) {
+            if (parse_uint(optarg, 1024, &a->bo.max_workers) < 0 || a->bo.max_workers == 0) {
                 log_error("invalid --workers \"%s\" (1..1024)", optarg);
-                return EXIT_BROKER;
+                return -EINVAL;
             }
             break;
         case 'v':
@@ -468,33 +471,103 @@ static int cmd_run(int argc, char **argv, enum mode mode)
             break;
         case 'h':
             help_run(stdout);
-            return 0;
+            return 1;
         default:
             help_run(stderr);
-            return EXIT_BROKER;
+            return -EINVAL;
         }
     }
-    if (bo.audit_all && !bo.audit_path) {
+    if (a->bo.audit_all && !a->bo.audit_path) {
         log_error("--audit-all needs --audit FILE");
-        return EXIT_BROKER;
+        return -EINVAL;
     }
-    if (mode == MODE_SERVE && (listener_fd == UINT_MAX || optind != argc)) {
+    if (a->mode == MODE_SERVE && (a->listener_fd == UINT_MAX || optind != argc)) {
         log_error("serve needs --listener-fd N and no PROG");
-        return EXIT_BROKER;
+        return -EINVAL;
     }
-    if (mode == MODE_AGENT && (!agent_path || optind != argc)) {
+    if (a->mode == MODE_AGENT && (!a->agent_path || optind != argc)) {
         log_error("agent needs --socket PATH and no PROG");
-        return EXIT_BROKER;
+        return -EINVAL;
     }
-    if ((mode != MODE_SERVE && listener_fd != UINT_MAX) ||
-        (mode != MODE_AGENT && (agent_path || policy_dir))) {
+    if ((a->mode != MODE_SERVE && a->listener_fd != UINT_MAX) ||
+        (a->mode != MODE_AGENT && (a->agent_path || a->policy_dir))) {
         log_error("--listener-fd is for serve, --socket and --policy-dir for agent");
-        return EXIT_BROKER;
+        return -EINVAL;
     }
-    if (mode == MODE_RUN && optind >= argc) {
+    if (a->mode == MODE_RUN && optind >= argc) {
         log_error("run needs PROG (see mmsgate run --help)");
-        return EXIT_BROKER;
+        return -EINVAL;
     }
+    return 0;
+}
+
+/* serve and agent: take the listener (or the agent's socket) and serve until told to stop.
+ * Return mmsgate's exit status. */
+static int serve_listeners(struct mmsg_broker *broker, const struct run_args *a)
+{
+    int r;
+
+    if (a->mode == MODE_AGENT) {
+        r = mmsg_broker_add_agent(broker, a->agent_path);
+        if (r < 0)
+            log_error_errno(r, "listening on \"%s\"", a->agent_path);
+        else
+            log_info("agent: listening on \"%s\" for container listeners", a->agent_path);
+    } else {
+        r = mmsg_broker_add_listener(broker, (int)a->listener_fd);
+        if (r < 0)
+            log_error_errno(r, "serving listener fd %u", a->listener_fd);
+        else
+            log_info("serve: serving listener fd %u", a->listener_fd);
+    }
+    if (r >= 0)
+        r = mmsg_broker_serve(broker, 0, NULL);
+    log_info("%s: done%s", mode_name(a->mode), r < 0 ? " after an error" : "");
+    return r < 0 ? EXIT_BROKER : 0;
+}
+
+/* run: start PROG under @policy's filter and serve it until it exits. Return mmsgate's exit
+ * status (PROG's, or one of the EXIT_* of a launch that failed). */
+static int run_program(struct mmsg_broker *broker, struct policy_store *store,
+                       const struct mmsg_policy *policy, struct run_args *a, char **prog_argv)
+{
+    struct mmsg_run_options *ro = &a->ro;
+    int r, status = 0, ret = EXIT_BROKER;
+
+    ro->argv = prog_argv;
+    /* PROG's filter decides in the kernel what this policy decides from registers alone, */
+    ro->policy = policy;
+    ro->audit_all = a->bo.audit_all;
+    /* ... so a reload must not change those decisions behind the kernel's back. */
+    policy_store_pin_kernel(store, a->bo.audit_all);
+    r = mmsg_run(broker, ro, &status);
+    if (r == -ENOENT) {
+        log_error_errno(r, "\"%s\"", ro->argv[0]);
+        ret = EXIT_NOT_FOUND;
+    } else if (r == -EACCES || r == -ENOEXEC || r == -EPERM || r == -EISDIR) {
+        log_error_errno(r, "cannot execute \"%s\"", ro->argv[0]);
+        ret = EXIT_CANNOT_EXEC;
+    } else if (r >= 0) {
+        ret = exit_status_of(status);
+        log_info("run: \"%s\" %s %d; mmsgate exits with %d", ro->argv[0],
+                 WIFSIGNALED(status) ? "was killed by signal" : "exited with status",
+                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), ret);
+    }
+    return ret;
+}
+
+static int cmd_run(int argc, char **argv, enum mode mode)
+{
+    struct run_args a = {.mode = mode};
+    struct stats *stats = NULL;
+    struct policy_store *store = NULL;
+    struct loaded_policy *loaded = NULL;
+    struct mmsg_broker *broker = NULL;
+    int r, ret = EXIT_BROKER;
+
+    r = parse_run_args(argc, argv, &a);
+    if (r != 0)
+        return r > 0 ? 0 : EXIT_BROKER;
 
     /* Before signals are blocked: the probe's child must not leave a pending SIGCHLD. */
     if (features_check_startup(features_get()) < 0) {
@@ -510,71 +583,36 @@ static int cmd_run(int argc, char **argv, enum mode mode)
         return EXIT_BROKER;
     }
     /* The store reports a policy's errors as FILE:LINE:COLUMN and keeps it for reloads. */
-    r = policy_store_new(policy_path, policy_dir, &store);
+    r = policy_store_new(a.policy_path, a.policy_dir, &store);
     if (r >= 0)
         r = policy_store_get(store, NULL, &loaded);
     if (r < 0) {
         if (r != -EINVAL)
-            log_error_errno(r, "loading policy \"%s\"", policy_path ? policy_path : "(built-in)");
+            log_error_errno(r, "loading policy \"%s\"",
+                            a.policy_path ? a.policy_path : "(built-in)");
         goto out;
     }
-    policy = loaded->policy;
-    bo.store = store;
-    bo.policy = policy;
-    ro.drop_caps = ro.drop_caps || mmsg_policy_drop_caps(policy);
-    if ((oo.stats || log_get_max_level() >= LOG_INFO) && stats_new(&stats) < 0) {
+    a.bo.store = store;
+    a.bo.policy = loaded->policy;
+    a.ro.drop_caps = a.ro.drop_caps || mmsg_policy_drop_caps(loaded->policy);
+    if ((a.oo.stats || log_get_max_level() >= LOG_INFO) && stats_new(&stats) < 0) {
         log_error("out of memory");
         goto out;
     }
-    bo.stats = stats;
-    log_startup(mode, policy_path, policy, &bo);
-    r = mmsg_broker_new(&bo, &broker);
+    a.bo.stats = stats;
+    log_startup(mode, a.policy_path, loaded->policy, &a.bo);
+    r = mmsg_broker_new(&a.bo, &broker);
     if (r < 0) {
-        if (bo.audit_path)
-            log_error_errno(r, "opening the audit sink \"%s\"", bo.audit_path);
+        if (a.bo.audit_path)
+            log_error_errno(r, "opening the audit sink \"%s\"", a.bo.audit_path);
         else
             log_error_errno(r, "starting the broker");
         goto out;
     }
-    if (mode != MODE_RUN) {
-        if (mode == MODE_AGENT) {
-            r = mmsg_broker_add_agent(broker, agent_path);
-            if (r < 0)
-                log_error_errno(r, "listening on \"%s\"", agent_path);
-            else
-                log_info("agent: listening on \"%s\" for container listeners", agent_path);
-        } else {
-            r = mmsg_broker_add_listener(broker, (int)listener_fd);
-            if (r < 0)
-                log_error_errno(r, "serving listener fd %u", listener_fd);
-            else
-                log_info("serve: serving listener fd %u", listener_fd);
-        }
-        if (r >= 0)
-            r = mmsg_broker_serve(broker, 0, NULL);
-        ret = r < 0 ? EXIT_BROKER : 0;
-        log_info("%s: done%s", mode_name(mode), r < 0 ? " after an error" : "");
-        goto out;
-    }
-    ro.argv = argv + optind;
-    /* PROG's filter decides in the kernel what this policy decides from registers alone. */
-    ro.policy = policy;
-    ro.audit_all = bo.audit_all;
-    /* ... so a reload must not change those decisions behind the kernel's back. */
-    policy_store_pin_kernel(store, bo.audit_all);
-    r = mmsg_run(broker, &ro, &status);
-    if (r == -ENOENT) {
-        log_error_errno(r, "\"%s\"", ro.argv[0]);
-        ret = EXIT_NOT_FOUND;
-    } else if (r == -EACCES || r == -ENOEXEC || r == -EPERM || r == -EISDIR) {
-        log_error_errno(r, "cannot execute \"%s\"", ro.argv[0]);
-        ret = EXIT_CANNOT_EXEC;
-    } else if (r >= 0) {
-        ret = exit_status_of(status);
-        log_info("run: \"%s\" %s %d; mmsgate exits with %d", ro.argv[0],
-                 WIFSIGNALED(status) ? "was killed by signal" : "exited with status",
-                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), ret);
-    }
+    if (mode == MODE_RUN)
+        ret = run_program(broker, store, loaded->policy, &a, argv + optind);
+    else
+        ret = serve_listeners(broker, &a);
 out:
     mmsg_broker_free(broker);
     /* After the broker: every call has been answered and counted. */

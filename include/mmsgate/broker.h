@@ -21,11 +21,14 @@ struct learn;        /* policy/learn.h */
 #define MMSG_SIGNAL_RELOAD (SIGRTMIN + 0)
 #define MMSG_SIGNAL_STATS (SIGRTMIN + 1)
 
+/* Worker threads for calls that need their caller, when mmsg_broker_options.max_workers is 0. */
+#define MMSG_DEFAULT_WORKERS 256u
+
 struct mmsg_broker_options {
     const struct mmsg_policy *policy; /* borrowed; used when @store is NULL (must outlive) */
     const char *audit_path;           /* NULL: no audit; "-": stderr; else appended to */
     bool audit_all;                   /* audit every decision, not just audited rules */
-    unsigned max_workers;             /* threads for emulations; 0: default (256) */
+    unsigned max_workers;             /* threads for emulations; 0: MMSG_DEFAULT_WORKERS */
     bool complain;                    /* decide and audit every call, enforce none (--complain) */
     struct policy_store *store;       /* borrowed; NULL: @policy only (or the built-in one);
                                        * reloaded on MMSG_SIGNAL_RELOAD (and SIGHUP for serve
