@@ -16,7 +16,8 @@
  * exit the last stats line. Counters: served (datagrams echoed), wakeups (select/poll returns),
  * calls (recvmmsg calls), errq (error-queue entries read), eagain (calls that found nothing),
  * failed (calls that failed otherwise: a denied call, for example; the loop goes on as real
- * servers do, which is how a deny makes them spin). Exit status: 0, 1 on a setup error, 2 on
+ * servers do, which is how a deny makes them spin) and last_error (the errno name of the last
+ * of those, 0 if none). Exit status: 0, 1 on a setup error, 2 on
  * usage. */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,13 +40,16 @@
 
 struct counters {
     unsigned long served, wakeups, calls, errq, eagain, failed;
+    int last_errno; /* of the last failed call, 0 if none */
 };
 
 static int format_stats(char *buf, size_t len, const struct counters *c)
 {
     return snprintf(buf, len,
-                    "stats served=%lu wakeups=%lu calls=%lu errq=%lu eagain=%lu failed=%lu",
-                    c->served, c->wakeups, c->calls, c->errq, c->eagain, c->failed);
+                    "stats served=%lu wakeups=%lu calls=%lu errq=%lu eagain=%lu failed=%lu "
+                    "last_error=%s",
+                    c->served, c->wakeups, c->calls, c->errq, c->eagain, c->failed,
+                    c->last_errno ? progs_errno_name(c->last_errno) : "0");
 }
 
 /* One batch: up to @vlen datagrams (or error-queue entries with MSG_ERRQUEUE). Datagrams are
@@ -72,10 +76,12 @@ static bool receive_batch(int fd, unsigned vlen, int flags, struct counters *c)
     c->calls++;
     n = recvmmsg(fd, v, vlen, flags, NULL);
     if (n < 0) {
-        if (errno == EAGAIN)
+        if (errno == EAGAIN) {
             c->eagain++;
-        else
+        } else {
             c->failed++;
+            c->last_errno = errno;
+        }
         return true;
     }
     if (flags & MSG_ERRQUEUE) {
