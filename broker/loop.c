@@ -397,8 +397,12 @@ struct mmsg_broker *mmsg_broker_free(struct mmsg_broker *b)
     return NULL;
 }
 
-/* Reap every exited child (we are a subreaper, so orphaned descendants come here too); record
- * the status of @child. */
+/* Reap every exited child; record the status of @child (run's program; 0 for serve and agent).
+ * run is a subreaper, so orphaned descendants come here too. serve and agent reap as well: a
+ * filtered task that is their own child (a launcher that forked it and then exec'd "mmsgate
+ * serve", or the broker as pid 1 of a namespace) keeps its filter, and so the listener, alive
+ * until it is reaped before Linux 6.11, which releases filters at exit ("seccomp: release task
+ * filters when the task exits", Andrei Vagin); on 6.1 such a serve never saw the hang-up. */
 static void reap(pid_t child, bool *child_done, int *child_status)
 {
     for (;;) {
@@ -514,8 +518,7 @@ void loop_run(struct mmsg_broker *b)
         for (int i = 0; i < n; i++) {
             if (evs[i].data.ptr == &tag_signals) {
                 st->terminated |= on_signals(b, st->sigfd, st->child, st->child_done);
-                if (st->child > 0)
-                    reap(st->child, &st->child_done, &st->child_status);
+                reap(st->child, &st->child_done, &st->child_status);
             } else if (evs[i].data.ptr == &tag_agent) {
                 on_agent(b);
             } else {
@@ -549,9 +552,8 @@ int mmsg_broker_serve(struct mmsg_broker *b, pid_t child, int *ret_status)
     r = sandbox_apply();
     if (r < 0)
         goto out;
-    /* The child may already be gone. */
-    if (child > 0)
-        reap(child, &st->child_done, &st->child_status);
+    /* The child (or serve's own children) may already be gone. */
+    reap(child, &st->child_done, &st->child_status);
     /* The loop runs on a thread of its own, handed on when a call overruns (inline.c). */
     r = inline_serve(b);
     if (r < 0)
