@@ -139,9 +139,14 @@ int main(int argc, char **argv)
                 if (broker < 0)
                     return 1;
                 if (broker > 0) {
-                    if (waitpid(broker, &status, 0) < 0 || !WIFEXITED(status))
-                        return 1;
-                    return WEXITSTATUS(status);
+                    /* Reap the filtered child too: before Linux 6.11 its filter, and so the
+                     * listener the broker waits on, lives until it is reaped. */
+                    pid_t p;
+
+                    while ((p = waitpid(-1, &status, 0)) != broker)
+                        if (p < 0)
+                            return 1;
+                    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
                 }
             }
             execl(argv[2], argv[2], "serve", "--policy", argv[3], "--listener-fd", num,
