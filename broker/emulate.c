@@ -389,8 +389,12 @@ int64_t emu_recvmmsg(struct remote *r, const struct emu_call *c, int sockfd,
     if (may_wait && remote_check(r) < 0)
         return -ENOENT;
     /* do_recvmmsg() fetches and clears a pending socket error before the first entry, even for
-     * vlen 0: a native call with vlen 0 on our duplicate (same open file) does exactly that. */
-    if (recvmmsg(sockfd, NULL, 0, (int)(run.flags & ~MSG_WAITFORONE), NULL) < 0)
+     * vlen 0: a native call with vlen 0 on our duplicate (same open file) does exactly that.
+     * With MSG_ERRQUEUE it fetches nothing, and what a vlen-0 call returns depends on the
+     * kernel (EBADF before Linux 6.13, docs/recvmmsg-compat.md rule 38): the native call
+     * answers only that case, since for vlen > 0 the kernel's first entry decides. */
+    if ((!(run.flags & MSG_ERRQUEUE) || run.vlen == 0) &&
+        recvmmsg(sockfd, NULL, 0, (int)(run.flags & ~MSG_WAITFORONE), NULL) < 0)
         return -errno;
 
     if (ret_capped)

@@ -11,8 +11,11 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -188,6 +191,48 @@ static void probe_procmap_query(struct features *f)
                        q.query_addr < q.vma_end;
 }
 
+static bool addrlen_first;
+static pthread_once_t addr_order_once = PTHREAD_ONCE_INIT;
+
+/* Receive a datagram whose source has an address (an autobound AF_UNIX socket: 8 bytes) into a
+ * name buffer on a page we cannot write. Both orders fail with EFAULT; only a kernel that
+ * stores the length first has changed msg_namelen by then. */
+static void probe_addr_order(void)
+{
+    struct sockaddr_un autobind = {.sun_family = AF_UNIX};
+    cleanup_close int a = -1, b = -1;
+    struct msghdr m;
+    struct iovec iov;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    char byte = 0;
+    int sv[2];
+    void *ro;
+
+    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return;
+    a = sv[0];
+    b = sv[1];
+    /* net/unix/af_unix.c unix_bind(): an address of just the family autobinds. */
+    if (bind(b, (struct sockaddr *)&autobind, sizeof(sa_family_t)) < 0 ||
+        send(b, &byte, 1, MSG_DONTWAIT) != 1)
+        return;
+    ro = mmap(NULL, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (ro == MAP_FAILED)
+        return;
+    iov = (struct iovec){&byte, 1};
+    m = (struct msghdr){
+        .msg_name = ro, .msg_namelen = sizeof(autobind), .msg_iov = &iov, .msg_iovlen = 1};
+    if (recvmsg(a, &m, MSG_DONTWAIT) < 0 && errno == EFAULT)
+        addrlen_first = m.msg_namelen != sizeof(autobind);
+    (void)munmap(ro, page); /* only fails for a bad range */
+}
+
+bool features_addrlen_first(void)
+{
+    (void)pthread_once(&addr_order_once, probe_addr_order); /* only fails for a bad control */
+    return addrlen_first;
+}
+
 static void probe_all(void)
 {
     struct utsname u;
@@ -201,6 +246,7 @@ static void probe_all(void)
     probe_pidfd(&f);
     probe_kcmp(&f);
     probe_procmap_query(&f);
+    f.addrlen_first = features_addrlen_first();
     probed = f;
 }
 
@@ -281,6 +327,12 @@ int features_print(const struct features *f, FILE *out)
             !(fi->offset == FEATURE(kcmp) && f->pidfd_thread))
             n_fallbacks++;
     }
+    (void)fprintf(out, "behaviour: move_addr_to_user() writes %s\n",
+                  f->addrlen_first ? "the address length, then the address (Linux 6.18+)"
+                                   : "the address, then its length (before Linux 6.18)");
+    print_wrapped(out, "    emulation: ",
+                  "follows the running kernel's order, which shows only when one of the two "
+                  "writes faults.");
     if (missing) {
         (void)fprintf(out, "mmsgate cannot run on this kernel: it needs %s\n", missing);
         return -EOPNOTSUPP;

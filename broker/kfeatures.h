@@ -22,6 +22,7 @@ struct features {
     bool sync_wake_up;              /* SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, 6.6 */
     bool procmap_query;             /* ioctl(PROCMAP_QUERY) on /proc/<pid>/maps, 6.11 */
     bool kcmp;                      /* kcmp(2) KCMP_FILES/KCMP_FILE (CONFIG_KCMP) */
+    bool addrlen_first;             /* behaviour, not a feature: see features_addrlen_first() */
 };
 
 /* Probe every feature of the running kernel, once per process (later calls return at once).
@@ -31,6 +32,14 @@ int features_probe(void);
 
 /* The probed features; probes first if features_probe() has not run yet. Never NULL. */
 const struct features *features_get(void);
+
+/* Whether the running kernel's net/socket.c move_addr_to_user() stores a received datagram's
+ * full address length before it copies the address (Linux 6.18, 1fb0e471611d) rather than after
+ * (every earlier kernel). Only a fault on one of the two writes shows the order, and the
+ * emulation reproduces it (docs/recvmmsg-compat.md rule 37). Probed once, on a real datagram,
+ * on first use; any thread may call it. run, serve and agent probe it at start-up, before
+ * their sandbox (features_probe()). */
+bool features_addrlen_first(void);
 
 /* The first feature mmsgate cannot work without, as "NAME (Linux X.Y)", or NULL when the kernel
  * has everything required. */

@@ -18,6 +18,7 @@
 #include "agent.h"
 #include "core.h"
 #include "kernel.h"
+#include "kfeatures.h"
 #include "sandbox.h"
 #include "stats.h"
 
@@ -548,6 +549,9 @@ int mmsg_broker_serve(struct mmsg_broker *b, pid_t child, int *ret_status)
         r = log_error_errno(-errno, "epoll_ctl");
         goto out;
     }
+    /* The emulation follows the kernel's order of writes that a probe finds (kfeatures.c):
+     * probe while the sockets and mappings it needs are still allowed. */
+    (void)features_addrlen_first(); /* the answer is cached for the emulation */
     /* From here on the broker only serves: least privilege (sandbox.c). */
     r = sandbox_apply();
     if (r < 0)

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "cmsg.h"
+#include "kfeatures.h"
 #include "uabi.h"
 
 int uabi_read_timeout(struct remote *r, struct emu_call *c)
@@ -154,6 +155,14 @@ int uabi_read_entry(struct remote *r, const struct emu_call *c, uint32_t i, stru
     return 0;
 }
 
+/* "fromlen shall refer to the value before truncation" (1003.1g, move_addr_to_user()). */
+static int store_addrlen(struct remote *r, uint64_t ulen_addr, const struct msghdr *nm)
+{
+    int32_t klen = (int32_t)nm->msg_namelen;
+
+    return remote_write(r, ulen_addr, &klen, sizeof(klen));
+}
+
 /* Write the results of one received datagram (net/socket.c ____sys_recvmsg order: payload and
  * control, then name and namelen, msg_flags, msg_controllen; msg_len is the caller's). */
 int uabi_deliver(struct remote *r, const struct emu_call *c, const struct uabi_entry *e,
@@ -180,24 +189,20 @@ int uabi_deliver(struct remote *r, const struct emu_call *c, const struct uabi_e
         err = remote_read(r, ulen_addr, &ulen, sizeof(ulen));
         if (err < 0)
             return -EFAULT;
-        /* Linux 6.18 move_addr_to_user(): clamp, store the full length (if the caller's was not
-         * negative), then copy the address. */
+        /* move_addr_to_user(): clamp to the received length; a negative one is EINVAL. The
+         * full length is stored before the address is copied since Linux 6.18, after it
+         * before (docs/recvmmsg-compat.md rule 37): a fault on either write shows which. */
         if (ulen > (int32_t)nm->msg_namelen)
             ulen = (int32_t)nm->msg_namelen;
-        if (ulen >= 0) {
-            int32_t klen = (int32_t)nm->msg_namelen;
-
-            err = remote_write(r, ulen_addr, &klen, sizeof(klen));
-            if (err < 0)
-                return -EFAULT;
-        }
         if (ulen < 0)
             return -EINVAL;
-        if (ulen > 0) {
+        err = features_addrlen_first() ? store_addrlen(r, ulen_addr, nm) : 0;
+        if (err >= 0 && ulen > 0)
             err = remote_write(r, e->name, nm->msg_name, (size_t)ulen);
-            if (err < 0)
-                return -EFAULT;
-        }
+        if (err >= 0 && !features_addrlen_first())
+            err = store_addrlen(r, ulen_addr, nm);
+        if (err < 0)
+            return -EFAULT;
     }
     uflags = ((uint32_t)nm->msg_flags & ~(uint32_t)MSG_CMSG_CLOEXEC) | co->flags |
              (c->flags & MSG_CMSG_CLOEXEC);

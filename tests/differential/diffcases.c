@@ -1568,6 +1568,9 @@ static void add_errors(void)
     add("refused-dontwait-vlen4", (struct dc){.sk = SK_REFUSED, .vlen = 4, .flags = DW});
     add("refused-errqueue-norecverr",
         (struct dc){.sk = SK_REFUSED, .vlen = 2, .flags = MSG_ERRQUEUE | DW});
+    /* vlen 0 with MSG_ERRQUEUE: EBADF before Linux 6.13, 0 after; the pending error stays. */
+    add("refused-errqueue-vlen0",
+        (struct dc){.sk = SK_REFUSED, .vlen = 0, .flags = MSG_ERRQUEUE | DW});
     add("refused-errqueue-recverr", (struct dc){.sk = SK_REFUSED,
                                                 .vlen = 2,
                                                 .flags = MSG_ERRQUEUE | DW,

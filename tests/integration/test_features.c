@@ -107,6 +107,27 @@ Test(features, optional_features_match_the_release, .timeout = 30)
     h_run_done(&r);
 }
 
+/* The order of move_addr_to_user()'s two writes, which the emulation follows, is probed on a
+ * real datagram: the length first since Linux 6.18 (docs/recvmmsg-compat.md rule 37). */
+Test(features, addr_order_matches_the_release, .timeout = 30)
+{
+    const char *const argv[] = {"mmsgate", "features", NULL};
+    char release[65];
+    unsigned major, minor;
+    bool first;
+    struct h_run r;
+
+    kernel_release(release, sizeof(release), &major, &minor);
+    first = at_least(major, minor, 6, 18);
+    cr_assert(eq(int, h_cli(&r, argv, 20000), 0), "stderr: %s", r.err);
+    cr_expect(not(eq(ptr,
+                     strstr(r.out, first ? "writes the address length, then the address"
+                                         : "writes the address, then its length"),
+                     NULL)),
+              "Linux %s: %s", release, r.out);
+    h_run_done(&r);
+}
+
 /* run logs one line per fallback in effect, naming the feature, and still runs PROG. */
 Test(features, run_logs_one_line_per_fallback, .timeout = 60)
 {
