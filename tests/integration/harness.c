@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -95,6 +96,7 @@ static int spawn(struct h_run *r, const char *path, char *const argv[], bool std
 {
     int in[2] = {-1, -1}, out[2], err[2], exec_err[2];
     int child_errno = 0;
+    pid_t parent;
     ssize_t n;
 
     if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(exec_err, O_CLOEXEC) < 0)
@@ -102,6 +104,7 @@ static int spawn(struct h_run *r, const char *path, char *const argv[], bool std
     if (stdin_pipe && pipe2(in, O_CLOEXEC) < 0)
         return -errno;
     r->real_start_ns = now_ns(CLOCK_REALTIME);
+    parent = getpid();
     r->pid = fork();
     if (r->pid < 0)
         return -errno;
@@ -110,6 +113,11 @@ static int spawn(struct h_run *r, const char *path, char *const argv[], bool std
 
         /* Own process group, so cleanup can kill whatever mmsgate leaves behind. */
         (void)setpgid(0, 0);
+        /* A failed assertion ends the test before its cleanup: die with it rather than run on
+         * (an event-loop server under a deny spun for two hours that way). mmsgate run passes
+         * this on to PROG (broker/launch.c). */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+            _exit(127);
         if (dup2(out[1], STDOUT_FILENO) < 0 || dup2(err[1], STDERR_FILENO) < 0 ||
             (stdin_pipe && dup2(in[0], STDIN_FILENO) < 0))
             _exit(127);
