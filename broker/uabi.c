@@ -182,6 +182,7 @@ int uabi_deliver(struct remote *r, const struct emu_call *c, const struct uabi_e
     if (e->name) {
         /* net/socket.c move_addr_to_user(): the caller's namelen is read again here. */
         int32_t ulen;
+        bool len_first;
         uint64_t ulen_addr = e->hdr + offsetof(struct compat_msghdr, msg_namelen);
 
         if (!c->compat)
@@ -196,10 +197,11 @@ int uabi_deliver(struct remote *r, const struct emu_call *c, const struct uabi_e
             ulen = (int32_t)nm->msg_namelen;
         if (ulen < 0)
             return -EINVAL;
-        err = features_addrlen_first() ? store_addrlen(r, ulen_addr, nm) : 0;
+        len_first = features_addrlen_first();
+        err = len_first ? store_addrlen(r, ulen_addr, nm) : 0;
         if (err >= 0 && ulen > 0)
             err = remote_write(r, e->name, nm->msg_name, (size_t)ulen);
-        if (err >= 0 && !features_addrlen_first())
+        if (err >= 0 && !len_first)
             err = store_addrlen(r, ulen_addr, nm);
         if (err < 0)
             return -EFAULT;
