@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -303,9 +304,24 @@ static void reap(struct h_run *r, int options)
         r->exit_code = 128 + WTERMSIG(ws);
 }
 
+int h_slow_ms(int ms)
+{
+    const char *f = getenv("MMSG_TIME_FACTOR");
+    long factor = getenv("MMSG_VM_SUITE") ? 4 : 1;
+
+    if (f && *f) {
+        char *end;
+        long v = strtol(f, &end, 10);
+
+        if (*end == 0 && v >= 1 && v <= 100)
+            factor = v;
+    }
+    return ms > INT_MAX / (int)factor ? INT_MAX : ms * (int)factor;
+}
+
 bool h_wait_for(struct h_run *r, const char *needle, int timeout_ms)
 {
-    int64_t deadline = now_ns(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
+    int64_t deadline = now_ns(CLOCK_MONOTONIC) + (int64_t)h_slow_ms(timeout_ms) * 1000000;
 
     while (!strstr(r->out, needle)) {
         int64_t left = deadline - now_ns(CLOCK_MONOTONIC);
@@ -319,7 +335,7 @@ bool h_wait_for(struct h_run *r, const char *needle, int timeout_ms)
 
 int h_finish(struct h_run *r, int timeout_ms)
 {
-    int64_t deadline = now_ns(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
+    int64_t deadline = now_ns(CLOCK_MONOTONIC) + (int64_t)h_slow_ms(timeout_ms) * 1000000;
 
     for (;;) {
         int64_t left = deadline - now_ns(CLOCK_MONOTONIC);

@@ -54,6 +54,10 @@ int h_start_native(struct h_run *r, const char *const argv[]);
 /* Start MMSGATE_BIN with exactly these arguments (argv[0] is ignored). */
 int h_start_cli(struct h_run *r, const char *const argv[]);
 
+/* @ms stretched for a slow machine: by MMSG_TIME_FACTOR (a whole number, 1 by default), or 4
+ * inside the VM stage (MMSG_VM_SUITE: TCG runs 10-20 times slower). For hang guards and upper
+ * bounds; never for a lower bound. h_wait_for and h_finish apply it to their timeouts. */
+int h_slow_ms(int ms);
 /* Read output until stdout contains @needle; false on EOF or after @timeout_ms. */
 bool h_wait_for(struct h_run *r, const char *needle, int timeout_ms);
 /* Read until EOF on both pipes and the process has exited, or kill the group after

@@ -163,37 +163,37 @@ static void noloss(const char *family, bool restart, const char *target, const c
     h_run_done(&r);
 }
 
-Test(noloss, unix_process_signals_sa_restart, .timeout = 100)
+Test(noloss, unix_process_signals_sa_restart, .timeout = 400)
 {
     noloss("unix", true, "proc", "notimeout");
 }
 
-Test(noloss, unix_process_signals_no_sa_restart, .timeout = 100)
+Test(noloss, unix_process_signals_no_sa_restart, .timeout = 400)
 {
     noloss("unix", false, "proc", "notimeout");
 }
 
-Test(noloss, unix_tgkill_no_sa_restart, .timeout = 100)
+Test(noloss, unix_tgkill_no_sa_restart, .timeout = 400)
 {
     noloss("unix", false, "thread", "notimeout");
 }
 
-Test(noloss, unix_tgkill_sa_restart_timeout, .timeout = 100)
+Test(noloss, unix_tgkill_sa_restart_timeout, .timeout = 400)
 {
     noloss("unix", true, "thread", "timeout");
 }
 
-Test(noloss, udp_process_signals_sa_restart_timeout, .timeout = 100)
+Test(noloss, udp_process_signals_sa_restart_timeout, .timeout = 400)
 {
     noloss("udp", true, "proc", "timeout");
 }
 
-Test(noloss, udp_process_signals_no_sa_restart, .timeout = 100)
+Test(noloss, udp_process_signals_no_sa_restart, .timeout = 400)
 {
     noloss("udp", false, "proc", "notimeout");
 }
 
-Test(noloss, udp_tgkill_no_sa_restart_timeout, .timeout = 100)
+Test(noloss, udp_tgkill_no_sa_restart_timeout, .timeout = 400)
 {
     noloss("udp", false, "thread", "timeout");
 }
