@@ -388,6 +388,10 @@ static void check_routes(const struct route_case *routes, size_t n_routes)
 
 Test(kernel_path, x86_64_matches_the_evaluator, .timeout = 900)
 {
+    /* The VM stage runs the half the host cannot (i386, below); this half ran on the host, with
+     * the same filter program, and would add minutes under TCG. */
+    if (getenv("MMSG_VM_SUITE"))
+        cr_skip_test("x86_64 route: proven on the host; the VM stage runs the i386 routes");
     check_routes(routes64, ELEMS(routes64));
 }
 
