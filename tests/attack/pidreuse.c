@@ -6,7 +6,8 @@
  * fault until the uffd is closed ("attack-pidreuse uffd"), or, with "attack-pidreuse fuse FILE",
  * maps that page from FILE on a FUSE mount that holds every read until the test releases it. It
  * prints "ready pid=N uffd=FD addr=0xA len=L" first (uffd -1 for fuse), so the test can take the
- * uffd (pidfd_getfd), kill this process and give its pid to a victim. */
+ * uffd (pidfd_getfd), kill this process and give its pid to a victim. It never exits by
+ * itself. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
@@ -108,7 +109,11 @@ static int attacker(const char *fuse_file)
     r = syscall(NR_X86_64_RECVMMSG, sock, v, 2, 0, NULL);
     printf("call ret=%ld errno=%d\n", r, r < 0 ? errno : 0);
     fflush(stdout);
-    return 0;
+    /* Alive until the test kills it, whatever the call did: the test takes the uffd from this
+     * process after "ready", and a broker that was not held by the fault would otherwise let
+     * it exit first (seen once in 11 runs on a loaded machine: pidfd_open failed, ESRCH). */
+    for (;;)
+        pause();
 }
 
 int main(int argc, char **argv)

@@ -139,10 +139,20 @@ static int ns_init(int out, bool fuse, bool supervised)
          * touches that page. A broker reading through /proc/PID/mem is not stalled at all:
          * that access does not wait for userfaultfd (the kernel fails it with EIO), and the
          * call completes. */
-        struct pollfd pf = {.fd = uffd, .events = POLLIN};
+        int64_t until = attack_now_ms() + 5000;
 
-        stalled = poll(&pf, 1, 5000) == 1 && read(uffd, &msg, sizeof(msg)) == sizeof(msg) &&
-                  msg.event == UFFD_EVENT_PAGEFAULT;
+        stalled = false;
+        while (attack_now_ms() < until) {
+            struct pollfd pf = {.fd = uffd, .events = POLLIN};
+
+            if (poll(&pf, 1, 50) == 1) {
+                stalled = read(uffd, &msg, sizeof(msg)) == sizeof(msg) &&
+                          msg.event == UFFD_EVENT_PAGEFAULT;
+                break;
+            }
+            if (h_wait_for(&r, "call ret=", 1))
+                break; /* the call completed: nothing held the broker */
+        }
     }
 
     /* Kill and reap the caller while the broker is stalled. The uffd stays open here. */
