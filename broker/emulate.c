@@ -275,6 +275,7 @@ static ssize_t receive(struct remote *r, const struct emu_call *c, struct emu_ru
         if (x->use_peek)
             pthread_mutex_unlock(mirror_sock_lock(&run->st));
         err = wait_readable(r, s, run->sockfd, run->flags, deadline, run->has_rcvtimeo);
+        remote_forget_mappings(r); /* the caller's other threads ran meanwhile */
         if (err == -EAGAIN && run->cap_ns && deadline == run->cap_ns)
             run->capped = true;
         if (x->use_peek)

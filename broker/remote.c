@@ -190,6 +190,7 @@ void remote_close(struct remote *r)
     if (r->memfd >= 0 && !r->borrowed)
         (void)close(r->memfd);
     r->pidfd = r->mapsfd = r->memfd = -1;
+    remote_forget_mappings(r);
 }
 
 int remote_check(const struct remote *r)
@@ -249,11 +250,100 @@ static bool parse_maps_line(const char *line, struct remote_vma *ret)
     return true;
 }
 
-/* Before Linux 6.11: scan the maps text for the line covering @addr. It is read in pieces so
- * that a process with 65,530 mappings costs time, never memory. */
+/* Before Linux 6.11 the protections come from the maps text, which costs the kernel a line of
+ * formatting per mapping (show_map_vma()), and an emulation asks about several addresses (the
+ * vector, iovec arrays, buffers, names, control data, the timeout). The text is therefore read
+ * once per notification, sequentially and only as far as a lookup needs: every line read is
+ * kept (in address order, as the kernel prints them), and a later lookup either finds its
+ * answer among them or reads on from where the last one stopped. */
+
+/* Find @addr among the lines read so far. Return: 0 found; -EFAULT in a gap before the last
+ * line read (lines are sorted and disjoint: no later one can cover it); 1 beyond them. */
+static int maps_find(const struct remote *r, uint64_t addr, struct remote_vma *ret)
+{
+    size_t lo = 0, hi = r->n_maps;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (r->maps[mid].start <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo > 0 && addr < r->maps[lo - 1].end) {
+        *ret = r->maps[lo - 1];
+        return 0;
+    }
+    return lo < r->n_maps ? -EFAULT : 1;
+}
+
+static int maps_add(struct remote *r, const struct remote_vma *v)
+{
+    if (r->n_maps == r->maps_cap) {
+        size_t cap = r->maps_cap ? r->maps_cap * 2 : 64;
+        struct remote_vma *m =
+            cap <= REMOTE_MAPS_MAX ? reallocarray(r->maps, cap, sizeof(*m)) : NULL;
+
+        if (!m)
+            return -ENOMEM;
+        r->maps = m;
+        r->maps_cap = cap;
+    }
+    r->maps[r->n_maps++] = *v;
+    return 0;
+}
+
+/* Read on until a line covers @addr or starts beyond it, or the text ends.
+ * Return: as maps_find(), never 1; -ENOMEM (too many lines to keep); -errno. */
+static int maps_read_to(struct remote *r, uint64_t addr, struct remote_vma *ret)
+{
+    if (!r->maps_buf) {
+        r->maps_buf = malloc(REMOTE_MAPS_BUF);
+        if (!r->maps_buf)
+            return -ENOMEM;
+    }
+    for (;;) {
+        char *line, *nl, *buf = r->maps_buf;
+        ssize_t n;
+        int err;
+
+        if (r->maps_eof)
+            return -EFAULT;
+        n = pread(r->mapsfd, buf + r->maps_have, REMOTE_MAPS_BUF - 1 - r->maps_have, r->maps_off);
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            r->maps_eof = true;
+        r->maps_off += n;
+        r->maps_have += (size_t)n;
+        buf[r->maps_have] = '\0';
+        line = buf;
+        while ((nl = strchr(line, '\n'))) {
+            struct remote_vma v;
+
+            *nl = '\0';
+            if (parse_maps_line(line, &v)) {
+                err = maps_add(r, &v);
+                if (err < 0)
+                    return err;
+            }
+            line = nl + 1;
+        }
+        r->maps_have = (size_t)(buf + r->maps_have - line);
+        if (r->maps_have == REMOTE_MAPS_BUF - 1)
+            r->maps_have = 0; /* no maps line is that long; skip it */
+        memmove(buf, line, r->maps_have);
+        err = maps_find(r, addr, ret);
+        if (err <= 0)
+            return err;
+    }
+}
+
+/* Without the lines kept (more than REMOTE_MAPS_MAX, or no memory): scan the text afresh. */
 static int vma_query_text(struct remote *r, uint64_t addr, struct remote_vma *ret)
 {
-    char buf[8192];
+    char buf[REMOTE_MAPS_BUF];
     size_t have = 0;
     off_t off = 0;
 
@@ -286,6 +376,23 @@ static int vma_query_text(struct remote *r, uint64_t addr, struct remote_vma *re
     }
 }
 
+static int vma_query_maps(struct remote *r, uint64_t addr, struct remote_vma *ret)
+{
+    int err;
+
+    if (!r->maps_too_many) {
+        err = maps_find(r, addr, ret);
+        if (err <= 0)
+            return err;
+        err = maps_read_to(r, addr, ret);
+        if (err != -ENOMEM)
+            return err;
+        remote_forget_mappings(r);
+        r->maps_too_many = true;
+    }
+    return vma_query_text(r, addr, ret);
+}
+
 static int vma_find(struct remote *r, uint64_t addr, struct remote_vma *ret)
 {
     int err;
@@ -296,10 +403,22 @@ static int vma_find(struct remote *r, uint64_t addr, struct remote_vma *ret)
             return 0;
         }
     err =
-        remote_have_procmap_query() ? vma_query_ioctl(r, addr, ret) : vma_query_text(r, addr, ret);
+        remote_have_procmap_query() ? vma_query_ioctl(r, addr, ret) : vma_query_maps(r, addr, ret);
     if (err >= 0)
         vma_remember(r, ret);
     return err;
+}
+
+void remote_forget_mappings(struct remote *r)
+{
+    free(r->maps);
+    free(r->maps_buf);
+    r->maps = NULL;
+    r->maps_buf = NULL;
+    r->n_maps = r->maps_cap = r->maps_have = 0;
+    r->maps_off = 0;
+    r->maps_eof = r->maps_too_many = false;
+    r->n_vmas = r->next_vma = 0;
 }
 
 /* How many bytes from @addr on the caller itself could access (read, or write when @write). */

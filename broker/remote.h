@@ -18,6 +18,11 @@
 #define REMOTE_COMM_MAX 16
 #define REMOTE_EXE_MAX 4096
 #define REMOTE_VMA_CACHE 8
+/* Before Linux 6.11 the maps text is read once per notification, as far as lookups need, and
+ * up to this many mappings kept (24 bytes each); a caller with more is scanned afresh at each
+ * lookup instead. Lines are read in pieces of REMOTE_MAPS_BUF bytes. */
+#define REMOTE_MAPS_MAX 8192
+#define REMOTE_MAPS_BUF 8192
 
 /* One mapping of the caller, as far as faults are concerned. */
 struct remote_vma {
@@ -38,6 +43,14 @@ struct remote {
      * cannot read or write, while /proc/<tid>/mem forces access (FOLL_FORCE); these say where. */
     struct remote_vma vmas[REMOTE_VMA_CACHE];
     unsigned n_vmas, next_vma;
+    /* Without PROCMAP_QUERY: the maps lines read so far (in address order), the offset to read
+     * on from and the partial line read past the last whole one. */
+    struct remote_vma *maps;
+    size_t n_maps, maps_cap;
+    char *maps_buf;
+    size_t maps_have;
+    off_t maps_off;
+    bool maps_eof, maps_too_many;
 };
 
 #define REMOTE_NULL                                            \
@@ -58,6 +71,10 @@ void remote_init(struct remote *r, int listener, uint64_t id, pid_t tid);
 /* A caller whose address space is @memfd (an fd whose offsets are addresses, e.g. a memfd in
  * the fuzzer) with no other handles and no protection checks. */
 void remote_open_memory(struct remote *r, int memfd);
+
+/* Drop what is known of the caller's mappings (after a wait, during which its other threads
+ * may have changed them): the next access looks again, as copy_{from,to}_user would. */
+void remote_forget_mappings(struct remote *r);
 
 /* ID_VALID: 0 while the call is pending; -ENOENT once it is gone. */
 int remote_check(const struct remote *r);
