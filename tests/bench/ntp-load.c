@@ -169,8 +169,7 @@ int main(int argc, char **argv)
     printf("sent=%llu received=%llu lost=%llu qps=%.0f", (unsigned long long)sent,
            (unsigned long long)received, (unsigned long long)lost, received / duration);
     if (n_lat)
-        printf(" p50_us=%.1f p99_us=%.1f", lat[n_lat / 2] / 1000.0,
-               lat[n_lat * 99 / 100] / 1000.0);
+        printf(" p50_us=%.1f p99_us=%.1f", lat[n_lat / 2] / 1000.0, lat[n_lat * 99 / 100] / 1000.0);
     else
         printf(" p50_us=- p99_us=-");
     printf("\n");
