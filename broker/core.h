@@ -59,6 +59,7 @@ struct job {
     struct emu_caps caps;
     uint64_t start_ns; /* CLOCK_MONOTONIC at receipt: caps count from here */
     uint64_t wall_ns;  /* CLOCK_REALTIME at receipt */
+    uint64_t watch_ns; /* queued: when the pool's watcher looks at its caller next */
     struct audit_record rec;
     struct remote_identity ident;
     bool ident_known;

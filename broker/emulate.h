@@ -86,4 +86,8 @@ int64_t emu_recvmmsg(struct remote *r, const struct emu_call *c, int sockfd,
 
 uint64_t emu_now_ns(void);
 
+/* How long a call that has waited @waited_ns may go before its caller is looked at again for a
+ * signal: 20 ms for the first second, then a fifth of the time waited, at most 200 ms. */
+int64_t emu_signal_poll_ms(uint64_t waited_ns);
+
 #endif

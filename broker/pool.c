@@ -6,8 +6,9 @@
  * (or stalls the broker on a page it never lets fault in) holds only its own share.
  *
  * Queued calls still honour signals: with WAIT_KILLABLE_RECV the kernel holds non-fatal signals
- * of a call the broker has received, so a watcher thread looks at every queued caller every
- * WATCH_MS and answers an interrupted one with ERESTARTSYS (the kernel then restarts the call
+ * of a call the broker has received, so a watcher thread wakes every WATCH_MS and looks at each
+ * queued caller as often as a waiting call would (emu_signal_poll_ms()), and answers an
+ * interrupted one with ERESTARTSYS (the kernel then restarts the call
  * or fails it with EINTR, as it would have itself); a caller that is gone is dropped. */
 #include <errno.h>
 #include <pthread.h>
@@ -248,6 +249,7 @@ static bool interrupted(int listener, uint64_t id, pid_t tid)
      * signals, and a caller that is gone reads as -ESRCH (dropped). */
     remote_init(&probe, listener, id, tid);
     pending = remote_signal_pending(&probe);
+    remote_close(&probe);
     /* A caller that is gone is dropped (its answer would fail with ENOENT anyway); a failure
      * of our own (EMFILE reading /proc) says nothing about the caller: keep it queued. */
     return pending > 0 || pending == -ESRCH;
@@ -299,13 +301,19 @@ static bool unqueue(struct pool *p, struct proc_queue *q, struct job *j, uint64_
 static void watch_once(struct pool *p)
 {
     struct watched w[WATCH_BATCH];
+    uint64_t now = emu_now_ns();
     unsigned n = 0;
 
     pthread_mutex_lock(&p->lock);
     for (unsigned i = 0; i < PQ_BUCKETS && n < WATCH_BATCH; i++)
         for (struct proc_queue *q = p->hash[i]; q && n < WATCH_BATCH; q = q->next_hash)
-            for (struct job *j = q->head; j && n < WATCH_BATCH; j = j->next)
+            for (struct job *j = q->head; j && n < WATCH_BATCH; j = j->next) {
+                /* Long-queued calls are looked at less often, as waiting ones are. */
+                if (j->watch_ns > now)
+                    continue;
+                j->watch_ns = now + (uint64_t)emu_signal_poll_ms(now - j->start_ns) * 1000000u;
                 w[n++] = (struct watched){j, q->tgid, j->listener, j->id, j->tid};
+            }
     pthread_mutex_unlock(&p->lock);
 
     for (unsigned i = 0; i < n; i++) {

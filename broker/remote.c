@@ -187,9 +187,11 @@ void remote_close(struct remote *r)
         (void)close(r->pidfd);
     if (r->mapsfd >= 0)
         (void)close(r->mapsfd);
+    if (r->statusfd >= 0)
+        (void)close(r->statusfd);
     if (r->memfd >= 0 && !r->borrowed)
         (void)close(r->memfd);
-    r->pidfd = r->mapsfd = r->memfd = -1;
+    r->pidfd = r->mapsfd = r->memfd = r->statusfd = -1;
     remote_forget_mappings(r);
 }
 
@@ -583,7 +585,29 @@ static uint64_t parse_sigset(const char *status, const char *key)
     return v ? strtoull(v, NULL, 16) : 0;
 }
 
-int remote_signal_pending(const struct remote *r)
+/* The caller's status file, opened by number and bound by ID_VALID: it names the caller's task
+ * (fs/proc/base.c: the inode holds the struct pid, and each read looks that up), so a read
+ * never shows the task that takes the number over, and fails with ESRCH once the caller is
+ * gone. Return: 0; -errno (-ESRCH: gone). */
+static int status_open(struct remote *r)
+{
+    int fd, err;
+
+    if (r->statusfd >= 0)
+        return 0;
+    fd = open_proc(r->tid, "status", O_RDONLY);
+    if (fd < 0)
+        return fd;
+    err = remote_check(r);
+    if (err < 0) {
+        (void)close(fd);
+        return -ESRCH; /* the tid may be someone else's by now */
+    }
+    r->statusfd = fd;
+    return 0;
+}
+
+int remote_signal_pending(struct remote *r)
 {
     /* Signals whose default action is to ignore them do not interrupt a syscall unless caught:
      * kernel/signal.c sig_kernel_ignore(). Bit n-1 stands for signal n. */
@@ -592,13 +616,16 @@ int remote_signal_pending(const struct remote *r)
     char status[4096];
     uint64_t pending, blocked, ignored, caught, interrupting;
     const char *threads;
+    ssize_t n;
     int err;
 
-    err = read_proc(r->tid, "status", status, sizeof(status));
+    err = status_open(r);
     if (err < 0)
         return err;
-    if (remote_check(r) < 0)
-        return -ESRCH; /* the tid may be someone else's by now: its signals are not ours */
+    n = pread(r->statusfd, status, sizeof(status) - 1, 0);
+    if (n < 0)
+        return errno == ESRCH ? -ESRCH : -errno;
+    status[n] = '\0';
     /* Thread-directed signals always wake this thread. A process-wide signal may be taken by
      * any thread that does not block it, so only a single-threaded caller is sure to be the
      * one interrupted (docs/recvmmsg-compat.md rule 29); otherwise leave it to another

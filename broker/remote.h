@@ -38,6 +38,7 @@ struct remote {
     bool borrowed; /* remote_open_memory(): memfd is not ours; no call behind it */
     int mapsfd;    /* /proc/<tid>/maps: the caller's mm, for protection checks; -1: none */
     int pidfd;     /* the caller's thread (PIDFD_THREAD), else its thread group; -1 */
+    int statusfd;  /* /proc/<tid>/status, bound by an ID_VALID after its open; -1: not yet */
     bool pidfd_thread;
     /* Mappings seen during this notification: copy_{from,to}_user faults on a page the caller
      * cannot read or write, while /proc/<tid>/mem forces access (FOLL_FORCE); these say where. */
@@ -53,10 +54,10 @@ struct remote {
     bool maps_eof, maps_too_many;
 };
 
-#define REMOTE_NULL                                            \
-    (struct remote)                                            \
-    {                                                          \
-        .listener = -1, .memfd = -1, .mapsfd = -1, .pidfd = -1 \
+#define REMOTE_NULL                                                            \
+    (struct remote)                                                            \
+    {                                                                          \
+        .listener = -1, .memfd = -1, .mapsfd = -1, .pidfd = -1, .statusfd = -1 \
     }
 
 /* Open the caller's handles, then ID_VALID. Return: 0; -ESRCH (tid 0: caller outside our pid
@@ -115,7 +116,7 @@ int remote_identity(const struct remote *r, struct remote_identity *ret);
 /* Whether a signal is pending for the caller that the kernel would deliver to this thread and
  * that interrupts a syscall (caught, or a default stop/terminate action); checked with ID_VALID
  * after the read. Return: 1, 0, -errno (-ESRCH: gone). */
-int remote_signal_pending(const struct remote *r);
+int remote_signal_pending(struct remote *r);
 
 /* SIGKILL the caller's whole process. */
 int remote_kill(const struct remote *r);

@@ -326,6 +326,17 @@ Test(restart, idle_no_sa_restart_eintr, .timeout = 30)
     restart_case("idle-eintr", native);
 }
 
+/* The same with the signal 1.5 s into the wait, when the broker looks for signals less often
+ * than at first (every fifth of the time waited, at most every 200 ms): still EINTR, still
+ * within a second, and the later datagram is still there. */
+Test(restart, idle_late_signal_still_interrupts, .timeout = 30)
+{
+    const char *const native[] = {"call1 ret=-1 errno=4 data= signals=1", "call1_waited=long",
+                                  "call1_noticed=within-1s",
+                                  "last ret=1 errno=0 data=late signals=1", NULL};
+    restart_case("idle-late-eintr", native);
+}
+
 /* SO_RCVTIMEO set: sock_intr_errno() gives EINTR even with SA_RESTART. */
 Test(restart, idle_rcvtimeo_eintr_despite_sa_restart, .timeout = 30)
 {
