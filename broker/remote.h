@@ -114,8 +114,10 @@ struct remote_identity {
 int remote_identity(const struct remote *r, struct remote_identity *ret);
 
 /* Whether a signal is pending for the caller that the kernel would deliver to this thread and
- * that interrupts a syscall (caught, or a default stop/terminate action); checked with ID_VALID
- * after the read. Return: 1, 0, -errno (-ESRCH: gone). */
+ * that interrupts a syscall (caught, or a default stop/terminate action). The first call opens
+ * /proc/<tid>/status and binds it with ID_VALID; the file follows the caller's task, never the
+ * number, and fails with ESRCH once that task is gone, so later calls are one read. The file is
+ * kept in @r until remote_close(). Return: 1, 0, -errno (-ESRCH: gone). */
 int remote_signal_pending(struct remote *r);
 
 /* SIGKILL the caller's whole process. */
