@@ -24,8 +24,8 @@ static int64_t emulate(struct job *j, struct emu_scratch *s, const char **ret_en
 
     *ret_enforcement = "emulate";
     if (j->sockfd == -EXDEV) {
-        /* Before Linux 6.9 a thread with an unshared fd table cannot be reached (remote.h):
-         * refuse rather than act on another table's fd. */
+        /* Before Linux 6.9 a thread with an unshared fd table, or whose group leader has
+         * exited, cannot be reached (remote.h): refuse rather than act on another table's fd. */
         j->decision.rule_name = "fd-table-unreachable";
         *ret_enforcement = "errno";
         return -EPERM;

@@ -63,8 +63,9 @@ static const struct feature_info feature_table[] = {
     {"PIDFD_THREAD", "6.9", NEED_OPTIONAL, FEATURE(pidfd_thread),
      "the caller's thread group is opened instead, and kcmp(KCMP_FILE) proves that the fd "
      "the broker took from it is the calling thread's own; a thread that unshared its fd "
-     "table (unshare(CLONE_FILES)) and holds another file at that number is not emulated: "
-     "its call is denied with EPERM (rule fd-table-unreachable)."},
+     "table (unshare(CLONE_FILES)) and holds another file at that number, or whose process's "
+     "main thread has exited (pthread_exit), is not emulated: its call is denied with EPERM "
+     "(rule fd-table-unreachable)."},
     {"PIDFD_SIGNAL_THREAD_GROUP", "6.9", NEED_OPTIONAL, FEATURE(pidfd_signal_thread_group),
      "kill signals the thread-group pidfd, which pidfd_send_signal already delivers to the "
      "whole group; same behaviour."},

@@ -28,6 +28,9 @@ static int probe_pidfd_thread = -1, probe_procmap_query = -1;
 
 bool remote_have_pidfd_thread(void)
 {
+#ifdef MMSG_TEST_NO_PIDFD_THREAD
+    probe_pidfd_thread = 0; /* a test build exercising the pre-6.9 path */
+#endif
     if (probe_pidfd_thread < 0) {
         /* Linux 6.9 accepts PIDFD_THREAD; older kernels reject the unknown flag with EINVAL. */
         int fd = kernel_pidfd_open(getpid(), PIDFD_THREAD);
@@ -499,9 +502,14 @@ int remote_getfd(struct remote *r, int fd)
     if (fd < 0)
         return -EBADF;
     nfd = kernel_pidfd_getfd(r->pidfd, fd);
-    /* ESRCH: the caller is exiting; treat as a call that is gone. */
+    /* ESRCH: the pidfd's task is exiting (kernel/pid.c __pidfd_fget() says ESRCH rather than
+     * EBADF for a PF_EXITING task with no fd table left; 6.18 and Debian 12's 6.1.0-57 both do
+     * so, tests/signals threads::leader_exited_call_is_answered). That is the caller itself
+     * only with PIDFD_THREAD; before 6.9 it can be the thread group leader, gone by
+     * pthread_exit() while the caller lives on: a call still pending then cannot be served
+     * through the leader, and is refused, never left unanswered. */
     if (nfd == -ESRCH)
-        return -ENOENT;
+        return remote_check(r) == -ENOENT ? -ENOENT : -EXDEV;
     if (nfd < 0 && (r->pidfd_thread || nfd != -EBADF))
         return nfd;
     if (!r->pidfd_thread) {

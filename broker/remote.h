@@ -95,8 +95,9 @@ int remote_writev(struct remote *r, const void *buf, size_t len, const struct io
 
 /* Duplicate the caller's fd @fd into the broker (same open file description), O_CLOEXEC, and
  * prove it is the caller's own (a thread may have unshared its fd table; without PIDFD_THREAD
- * the pidfd reads the thread group leader's). Return: the new fd; -EBADF; -ENOENT (the call is
- * gone); -EXDEV (this kernel cannot reach the caller's fd table); -EMFILE. */
+ * the pidfd reads the thread group leader's, which is gone once the leader exited). Return:
+ * the new fd; -EBADF; -ENOENT (the call is gone); -EXDEV (this kernel cannot reach the caller's
+ * fd table); -EMFILE. */
 int remote_getfd(struct remote *r, int fd);
 
 struct remote_identity {

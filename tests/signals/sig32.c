@@ -111,14 +111,15 @@ static pid_t gettid_(void)
 }
 
 /* Wait until thread @tid of @pid is inside syscall @nr (first field of /proc/.../syscall),
- * then another @settle_ms so that a broker has received the notification. */
-static void wait_in_syscall(pid_t pid, pid_t tid, long nr, int settle_ms)
+ * then another @settle_ms so that a broker has received the notification; or until *@done
+ * (when not NULL) says the call already returned. */
+static void wait_in_syscall_unless(pid_t pid, pid_t tid, long nr, int settle_ms, const int *done)
 {
     char path[96], buf[64];
     int64_t end = now_ms() + 10000;
 
     (void)snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
-    while (now_ms() < end) {
+    while (now_ms() < end && !(done && __atomic_load_n(done, __ATOMIC_ACQUIRE))) {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
 
@@ -133,9 +134,16 @@ static void wait_in_syscall(pid_t pid, pid_t tid, long nr, int settle_ms)
         }
         sleep_us(2000);
     }
+    if (done && __atomic_load_n(done, __ATOMIC_ACQUIRE))
+        return;
     printf("error timeout waiting for %d/%d in syscall %ld\n", (int)pid, (int)tid, nr);
     fflush(stdout);
     _exit(2);
+}
+
+static void wait_in_syscall(pid_t pid, pid_t tid, long nr, int settle_ms)
+{
+    wait_in_syscall_unless(pid, tid, nr, settle_ms, NULL);
 }
 
 static void xsend(int fd, const void *buf, size_t len)
@@ -778,6 +786,7 @@ struct unshared {
     long ret;
     int err;
     int unshare_err;
+    int done; /* the thread's call returned (before 6.9 the broker refuses it at once) */
 };
 
 static void *unshared_main(void *arg)
@@ -798,6 +807,7 @@ static void *unshared_main(void *arg)
     vec[0].msg_hdr = (struct msghdr){.msg_iov = &iov, .msg_iovlen = 1};
     u->ret = recvmmsg32(u->fd, vec, 1, 0, NULL);
     u->err = u->ret < 0 ? errno : 0;
+    __atomic_store_n(&u->done, 1, __ATOMIC_RELEASE);
     if (u->ret == 1)
         u->got[vec[0].msg_len < sizeof(u->got) ? vec[0].msg_len : 0] = 0;
     return NULL;
@@ -806,6 +816,7 @@ static void *unshared_main(void *arg)
 struct sender_arg {
     pid_t pid, t1, t2;
     int a_send, b_send;
+    const int *t2_done;
 };
 
 static void *unshare_sender(void *arg)
@@ -813,7 +824,7 @@ static void *unshare_sender(void *arg)
     struct sender_arg *s = arg;
 
     wait_in_syscall(s->pid, s->t1, NR_RECVMMSG_TIME32, 0);
-    wait_in_syscall(s->pid, s->t2, NR_RECVMMSG_TIME32, 200);
+    wait_in_syscall_unless(s->pid, s->t2, NR_RECVMMSG_TIME32, 200, s->t2_done);
     xsend(s->b_send, "from-B", 6);
     sleep_us(50000);
     xsend(s->a_send, "from-A", 6);
@@ -853,7 +864,7 @@ static int mode_unshare(void)
         printf("error unshare %d\n", u.unshare_err);
         return 2;
     }
-    s = (struct sender_arg){getpid(), gettid_(), u.tid, a[1], b[1]};
+    s = (struct sender_arg){getpid(), gettid_(), u.tid, a[1], b[1], &u.done};
     if (pthread_create(&ts, NULL, unshare_sender, &s) != 0)
         die("pthread_create");
     vec[0].msg_hdr = (struct msghdr){.msg_iov = &iov, .msg_iovlen = 1};
@@ -867,11 +878,81 @@ static int mode_unshare(void)
     return 0;
 }
 
+/* ---- leader-gone: a call from a thread whose group leader has exited --------------------- */
+
+/* The leader's state letter in /proc/self/task/<tgid>/stat (after "comm) "), or 0. */
+static char leader_state(pid_t tgid)
+{
+    char path[64], buf[512];
+    const char *p;
+    ssize_t n;
+    int fd;
+
+    (void)snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tgid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    (void)close(fd); /* read-only file */
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    p = strrchr(buf, ')');
+    return p && p[1] == ' ' ? p[2] : 0;
+}
+
+static void *gone_main(void *arg)
+{
+    int fd = *(int *)arg;
+    pid_t tgid = getpid();
+    struct mmsghdr vec[1];
+    char got[32] = "";
+    struct iovec iov = {got, sizeof(got) - 1};
+    int64_t end = now_ms() + 10000;
+    long r;
+
+    /* kernel/exit.c: a leader that exits before its threads stays a zombie ('Z') with no fd
+     * table (exit_files()) until the last thread exits. */
+    while (leader_state(tgid) != 'Z') {
+        if (now_ms() > end) {
+            printf("error the leader did not exit\n");
+            fflush(stdout);
+            _exit(2);
+        }
+        sleep_us(2000);
+    }
+    vec[0].msg_hdr = (struct msghdr){.msg_iov = &iov, .msg_iovlen = 1};
+    r = recvmmsg32(fd, vec, 1, MSG_DONTWAIT, NULL);
+    if (r == 1)
+        got[vec[0].msg_len < sizeof(got) ? vec[0].msg_len : 0] = 0;
+    printf("leader-gone ret=%ld errno=%d data=%s\n", r, r < 0 ? errno : 0, got);
+    fflush(stdout);
+    exit(0); /* exit_group: the zombie leader is reaped with us */
+}
+
+/* leader-gone: a datagram is queued; main starts a thread and exits; once the leader
+ * is a zombie the thread receives. Before Linux 6.9 the broker reaches fds only through the
+ * leader (no PIDFD_THREAD): the call must still be answered. */
+static int mode_leader_gone(void)
+{
+    static int a[2];
+    pthread_t t;
+
+    make_pair(false, a);
+    xsend(a[1], "from-A", 6);
+    if (pthread_create(&t, NULL, gone_main, &a[0]) != 0)
+        die("pthread_create");
+    /* The exit system call ends this thread only, as pthread_exit() would, without the
+     * unwinder pthread_exit() loads (libgcc_s, which the VM's initramfs does not carry). */
+    (void)syscall(SYS_exit, 0);
+    return 2; /* not reached: exit does not return */
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
-        fprintf(stderr, "usage: sig32 noloss|restart|kill|threads|unshare ...\n");
+        fprintf(stderr, "usage: sig32 noloss|restart|kill|threads|unshare|leader-gone ...\n");
         return 2;
     }
     if (strcmp(argv[1], "noloss") == 0)
@@ -884,6 +965,8 @@ int main(int argc, char **argv)
         return mode_threads();
     if (strcmp(argv[1], "unshare") == 0)
         return mode_unshare();
+    if (strcmp(argv[1], "leader-gone") == 0)
+        return mode_leader_gone();
     fprintf(stderr, "sig32: unknown mode %s\n", argv[1]);
     return 2;
 }
