@@ -550,6 +550,19 @@ static long audit_count_unreachable(const struct h_run *r)
                              "rule", "fd-table-unreachable");
 }
 
+/* Run sig32 ARGS gated and audited to the end, and copy its line starting with @prefix. */
+static void run_for_line(struct h_run *r, const char *const args[], const char *prefix, char *line,
+                         size_t line_len)
+{
+    int code;
+
+    run_start(r, GATED_AUDITED, args);
+    code = h_finish(r, 20000);
+    cr_log_info("under mmsgate:\n%s", r->out);
+    cr_assert(eq(int, code, 0), "output:\n%s\nstderr:\n%s", r->out, r->err);
+    cr_assert(line_of(r->out, prefix, line, line_len), "output:\n%s\nstderr:\n%s", r->out, r->err);
+}
+
 /* unshare(CLONE_FILES) in one thread, then the same fd number names socket A in the main
  * thread's table and socket B in the thread's: each call must read its own socket. Before Linux
  * 6.9 (no PIDFD_THREAD) the thread's own table cannot be reached: its call is refused with EPERM
@@ -560,15 +573,9 @@ Test(threads, unshared_fd_table_same_number_own_socket, .timeout = 30)
     bool own_table = have_pidfd_thread();
     struct h_run r;
     char line[256];
-    int code;
 
-    run_start(&r, GATED_AUDITED, args);
-    code = h_finish(&r, 20000);
-    cr_log_info("under mmsgate:\n%s", r.out);
+    run_for_line(&r, args, "unshare fd=", line, sizeof(line));
     fprintf(stderr, "signals: unshare:\n%s", r.out);
-    cr_assert(eq(int, code, 0), "output:\n%s\nstderr:\n%s", r.out, r.err);
-    cr_assert(line_of(r.out, "unshare fd=", line, sizeof(line)), "output:\n%s\nstderr:\n%s", r.out,
-              r.err);
     cr_expect(strstr(r.out, " main ret=1 errno=0 data=from-A\n") != NULL, "%s", r.out);
     if (own_table) {
         cr_expect(strstr(r.out, " thread ret=1 errno=0 data=from-B\n") != NULL, "%s", r.out);
@@ -581,24 +588,18 @@ Test(threads, unshared_fd_table_same_number_own_socket, .timeout = 30)
     h_run_done(&r);
 }
 
-/* The main thread pthread_exit()s, then another thread receives: from 6.9 the broker reads the
- * calling thread's own table (PIDFD_THREAD); before, it reaches fds only through the leader, a
- * zombie without a table, and must refuse the call with EPERM, never leave it unanswered (newer
- * pidfd_getfd() says ESRCH there, which once read as "the call is gone"). */
+/* The main thread exits (that thread only, as pthread_exit() does), then another receives: from 6.9
+ * the broker reads the calling thread's own table (PIDFD_THREAD); before, it reaches fds only
+ * through the leader, a zombie without a table, and must refuse the call with EPERM, never leave it
+ * unanswered (newer pidfd_getfd() says ESRCH there, which once read as "the call is gone"). */
 Test(threads, leader_exited_call_is_answered, .timeout = 60)
 {
     const char *args[] = {"leader-gone", NULL};
     bool own_table = have_pidfd_thread();
     struct h_run r;
     char line[256];
-    int code;
 
-    run_start(&r, GATED_AUDITED, args);
-    code = h_finish(&r, 20000);
-    cr_log_info("under mmsgate:\n%s", r.out);
-    cr_assert(eq(int, code, 0), "output:\n%s\nstderr:\n%s", r.out, r.err);
-    cr_assert(line_of(r.out, "leader-gone ", line, sizeof(line)), "output:\n%s\nstderr:\n%s", r.out,
-              r.err);
+    run_for_line(&r, args, "leader-gone ", line, sizeof(line));
     if (own_table) {
         cr_expect(eq(str, line, "leader-gone ret=1 errno=0 data=from-A"));
         expect_supervised(&r, 1);
