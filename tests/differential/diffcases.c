@@ -14,7 +14,6 @@
 #include <linux/net_tstamp.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,6 +28,8 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "../pin-cpu.h"
 
 #if !defined(__i386__) && !defined(__x86_64__)
 #error "diffcases is for i386 and x86_64 only"
@@ -1323,22 +1324,6 @@ static void run_case(const struct dc *c, int route)
     alarm(0);
 }
 
-/* net/core/dev.c netif_rx(): a loopback datagram waits in the backlog of the CPU that sent it. A
- * case that sends two datagrams and migrates between the two sendmsg() calls leaves them in two
- * backlogs, which the kernel may deliver in either order, natively (seen once in CI on 6.1 under
- * TCG: udp6-namelen-full received its datagrams swapped in the native run). One CPU, one backlog,
- * for this process and every case child: a reordering is then the broker's. */
-static void pin_to_this_cpu(void)
-{
-    int cpu = sched_getcpu();
-    cpu_set_t one;
-
-    CPU_ZERO(&one);
-    CPU_SET(cpu < 0 ? 0 : cpu, &one);
-    if (sched_setaffinity(0, sizeof(one), &one) < 0)
-        die("sched_setaffinity");
-}
-
 /* Each case in a child of its own, so a call that never returns (a difference in itself) is
  * reported as one line and the rest of the matrix still runs. */
 static void run_isolated(const struct dc *c, int route)
@@ -1884,7 +1869,10 @@ int main(int argc, char **argv)
         return 0;
     }
     (void)hold_timestamps();
-    pin_to_this_cpu();
+    /* Cases send two datagrams and compare their order (tests/pin-cpu.h); every case child
+     * inherits the mask. */
+    if (pin_to_this_cpu(NULL) < 0)
+        die("sched_setaffinity");
     for (int i = 0; i < n_cases; i++) {
         if (only_case && !strstr(table[i].name, only_case))
             continue;

@@ -12,7 +12,6 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../pin-cpu.h"
 #include "progs.h"
 
 #if !defined(__i386__) && !defined(__x86_64__)
@@ -554,21 +554,14 @@ static int setup_socket(const struct opts *o, int *ret_sock, int *ret_peer)
     return 0;
 }
 
-/* The tests expect the datagrams in the order sent. net/core/dev.c netif_rx(): a loopback datagram
- * waits in the backlog of the CPU that sent it, so a sender that migrates between two sends can
- * see them delivered swapped, natively (the differential saw it once on 6.1 under TCG). Send from
- * one CPU, then give the mask back: a reordering is then the broker's. */
+/* The tests expect the datagrams in the order sent: send from one CPU (tests/pin-cpu.h), then give
+ * the mask back. */
 static int send_all(const struct opts *o, int peer)
 {
-    cpu_set_t was, one;
-    int cpu = sched_getcpu(), r = 0;
-    bool pinned = false;
+    cpu_set_t was;
+    bool pinned = pin_to_this_cpu(&was) == 0;
+    int r = 0;
 
-    if (sched_getaffinity(0, sizeof(was), &was) == 0) {
-        CPU_ZERO(&one);
-        CPU_SET(cpu < 0 ? 0 : cpu, &one);
-        pinned = sched_setaffinity(0, sizeof(one), &one) == 0;
-    }
     for (int i = 0; i < o->n_send && r == 0; i++) {
         char msg[32];
         int len = snprintf(msg, sizeof(msg), "dgram-%d", i);

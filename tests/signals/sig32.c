@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../pin-cpu.h"
+
 /* Built -m32 as sig32 (the compat route, i386 recvmmsg_time32 337) and natively as sig64 (x86_64
  * recvmmsg 299), for hosts that cannot run i386 code (tests/ia32.h). */
 #ifdef __i386__
@@ -293,16 +295,8 @@ static int mode_noloss(int argc, char **argv)
         signal(SIGUSR1, SIG_IGN);
         (void)close(sv[0]); /* the receiver's end */
         if (udp) {
-            /* net/core/dev.c netif_rx(): a loopback datagram waits in the backlog of the CPU
-             * that sent it. A sender that migrates can leave two datagrams in two backlogs,
-             * which the kernel may deliver in either order, natively (seen once in seven runs
-             * on 6.1 under TCG). One CPU, one backlog: any reordering is then the broker's. */
-            cpu_set_t one;
-            int cpu = sched_getcpu();
-
-            CPU_ZERO(&one);
-            CPU_SET(cpu < 0 ? 0 : cpu, &one);
-            if (sched_setaffinity(0, sizeof(one), &one) < 0)
+            /* The receiver checks the order (tests/pin-cpu.h). */
+            if (pin_to_this_cpu(NULL) < 0)
                 die("sched_setaffinity");
         }
         noloss_sender(sv[1], count, ack[0]);
