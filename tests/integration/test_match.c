@@ -8,45 +8,57 @@
 
 #include "harness.h"
 
-/* The cap is 300 ms. The lower bound is exact (the broker must wait the whole cap); the upper one
- * is only as tight as a loaded 2-core machine allows (a worker woken late, the target descheduled)
- * while still failing if the cap were applied twice. */
+/* The cap is 300 ms. The lower bound is exact: the broker must wait the whole cap, on every
+ * attempt. The upper one tells "applied once" from "applied twice" (600 ms or more, on every
+ * attempt), but scheduling noise adds to it: under qemu's TCG a worker woken late or a target
+ * descheduled has added 600 ms to one call. So the result and the lower bound are checked on each
+ * attempt, and the upper bound must hold on one of CAP_ATTEMPTS: noise does not repeat three times
+ * in a row, a doubled cap always does. */
 #define CAP_LATE_MS 550
+#define CAP_ATTEMPTS 3
 
 static const char cap_policy[] =
     "{\"version\":1,\"default\":{\"action\":\"allow\"},\"rules\":[{\"name\":\"cap\",\"match\":"
     "{\"syscall\":[\"recvmmsg_time32\"]},\"action\":\"emulate\",\"timeout_cap_ms\":300}]}";
 
-Test(timeout_cap, blocking_call_on_silent_socket_returns_eagain_at_cap, .timeout = 30)
+/* Run try-recvmmsg with @extra under the cap until one call ends by CAP_LATE_MS; each attempt must
+ * return @ret with @err and @data no earlier than the cap. */
+static void expect_capped(const char *const extra[], long ret, const char *err, const char *data)
 {
-    const char *const extra[] = {"--send", "0", "--vlen", "1", "--timeout", "none", NULL};
-    struct h_run r;
-    struct h_call c;
-    int code = h_try(&r, cap_policy, h_route("337"), extra, &c);
+    long fastest = -1;
 
-    cr_assert(eq(int, code, 0), "exit %d; stderr: %s", code, r.err);
-    cr_assert(eq(str, c.route, "337"), "no call line; stdout: %s", r.out);
-    cr_expect(eq(long, c.ret, -1));
-    cr_expect(eq(str, c.err, "EAGAIN"));
-    cr_expect(ge(long, c.elapsed_ms, 300));
-    cr_expect(le(long, c.elapsed_ms, CAP_LATE_MS));
-    h_run_done(&r);
+    for (int attempt = 0; attempt < CAP_ATTEMPTS; attempt++) {
+        struct h_run r;
+        struct h_call c;
+        int code = h_try(&r, cap_policy, h_route("337"), extra, &c);
+
+        cr_assert(eq(int, code, 0), "exit %d; stderr: %s", code, r.err);
+        cr_assert(eq(str, c.route, "337"), "no call line; stdout: %s", r.out);
+        cr_assert(eq(long, c.ret, ret), "%s", r.out);
+        cr_assert(eq(str, c.err, (char *)err), "%s", r.out);
+        cr_assert(eq(str, c.data, (char *)data), "%s", r.out);
+        cr_assert(ge(long, c.elapsed_ms, 300), "%s", r.out);
+        h_run_done(&r);
+        if (fastest < 0 || c.elapsed_ms < fastest)
+            fastest = c.elapsed_ms;
+        if (fastest <= CAP_LATE_MS)
+            break;
+    }
+    cr_expect(le(long, fastest, CAP_LATE_MS), "the fastest of %d attempts", CAP_ATTEMPTS);
 }
 
-Test(timeout_cap, one_queued_with_vlen_4_returns_1_at_cap, .timeout = 30)
+Test(timeout_cap, blocking_call_on_silent_socket_returns_eagain_at_cap, .timeout = 60)
+{
+    const char *const extra[] = {"--send", "0", "--vlen", "1", "--timeout", "none", NULL};
+
+    expect_capped(extra, -1, "EAGAIN", "");
+}
+
+Test(timeout_cap, one_queued_with_vlen_4_returns_1_at_cap, .timeout = 60)
 {
     const char *const extra[] = {"--send", "1", "--vlen", "4", "--timeout", "none", NULL};
-    struct h_run r;
-    struct h_call c;
-    int code = h_try(&r, cap_policy, h_route("337"), extra, &c);
 
-    cr_assert(eq(int, code, 0), "exit %d; stderr: %s", code, r.err);
-    cr_assert(eq(str, c.route, "337"), "no call line; stdout: %s", r.out);
-    cr_expect(eq(long, c.ret, 1));
-    cr_expect(eq(str, c.data, "dgram-0"));
-    cr_expect(ge(long, c.elapsed_ms, 300));
-    cr_expect(le(long, c.elapsed_ms, CAP_LATE_MS));
-    h_run_done(&r);
+    expect_capped(extra, 1, "0", "dgram-0");
 }
 
 static const char errqueue_policy[] =
