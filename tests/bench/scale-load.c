@@ -11,6 +11,7 @@
  * (/proc/PPID/stat utime+stime) over the timed window and its VmRSS/VmHWM are reported too.
  * Prints one line of key=value pairs. Not a test: it never judges the numbers. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -33,7 +34,7 @@
 #define BUCKETS (64 * SUB)
 
 struct shared {
-    atomic_int go, stop;
+    atomic_int stop;
     atomic_int ready;
     atomic_ullong calls, errors;
     atomic_ullong hist[BUCKETS];
@@ -41,6 +42,9 @@ struct shared {
 
 static struct shared *sh;
 static bool wait_mode;
+/* Callers block reading [0] until main closes [1] (every copy: forked callers close theirs):
+ * 1,000 callers polling a flag would take both CPUs of a small machine while the rest fork. */
+static int go_pipe[2];
 
 static uint64_t now_ns(void)
 {
@@ -97,8 +101,8 @@ static void *caller(void *arg)
         exit(1);
     }
     atomic_fetch_add(&sh->ready, 1);
-    while (!atomic_load(&sh->go))
-        usleep(1000);
+    while (read(go_pipe[0], buf, 1) < 0 && errno == EINTR)
+        ; /* 0: end of file, go */
     if (wait_mode) {
         memset(&m, 0, sizeof(m));
         m.msg_hdr.msg_iov = &iov;
@@ -205,7 +209,7 @@ int main(int argc, char **argv)
     if (callers < 1 || callers > MAX_CALLERS || duration <= 0)
         usage();
     sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (sh == MAP_FAILED)
+    if (sh == MAP_FAILED || pipe2(go_pipe, O_CLOEXEC) < 0)
         return 1;
     for (long i = 0; i < callers; i++) {
         if (threads) {
@@ -221,13 +225,14 @@ int main(int argc, char **argv)
             return 1;
         }
         if (pids[i] == 0) {
+            (void)close(go_pipe[1]);
             caller(NULL);
             _exit(0);
         }
     }
     while (atomic_load(&sh->ready) < callers)
         usleep(1000);
-    atomic_store(&sh->go, 1);
+    (void)close(go_pipe[1]);
     if (wait_mode)
         sleep(1); /* every caller reaches its wait */
     if (broker_stats)
