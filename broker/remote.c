@@ -586,67 +586,98 @@ int remote_identity(const struct remote *r, struct remote_identity *ret)
     return remote_check(r) < 0 ? -ESRCH : 0;
 }
 
-static uint64_t parse_sigset(const char *status, const char *key)
-{
-    const char *v = status_field(status, key);
-
-    return v ? strtoull(v, NULL, 16) : 0;
-}
-
 /* The caller's status file, opened by number and bound by ID_VALID: it names the caller's task
  * (fs/proc/base.c: the inode holds the struct pid, and each read looks that up), so a read
  * never shows the task that takes the number over, and fails with ESRCH once the caller is
- * gone. Return: 0; -errno (-ESRCH: gone). */
-static int status_open(struct remote *r)
+ * gone. */
+int remote_status_open(int listener, uint64_t id, pid_t tid)
 {
     int fd, err;
 
-    if (r->statusfd >= 0)
-        return 0;
-    fd = open_proc(r->tid, "status", O_RDONLY);
+    if (tid <= 0)
+        return -ESRCH;
+    fd = open_proc(tid, "status", O_RDONLY);
     if (fd < 0)
         return fd;
-    err = remote_check(r);
+    err = kernel_notif_id_valid(listener, id);
     if (err < 0) {
         (void)close(fd);
         return -ESRCH; /* the tid may be someone else's by now */
     }
-    r->statusfd = fd;
-    return 0;
+    return fd;
 }
 
-int remote_signal_pending(struct remote *r)
+/* The fields of a status text remote_status_pending() needs, in one pass over its lines (the
+ * watcher reads thousands a second). */
+struct status_signals {
+    char state;
+    long threads;
+    uint64_t sig_pnd, shd_pnd, sig_blk, sig_ign, sig_cgt;
+};
+
+static void parse_status_signals(const char *status, struct status_signals *ret)
+{
+    static const char *const keys[] = {"SigPnd:", "ShdPnd:", "SigBlk:", "SigIgn:", "SigCgt:"};
+    uint64_t *const sets[] = {&ret->sig_pnd, &ret->shd_pnd, &ret->sig_blk, &ret->sig_ign,
+                              &ret->sig_cgt};
+
+    *ret = (struct status_signals){0};
+    for (const char *p = status; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (p[0] == 'T' && strncmp(p, "Threads:", 8) == 0) {
+            ret->threads = strtol(p + 8, NULL, 10);
+        } else if (p[0] == 'S' && strncmp(p, "State:", 6) == 0) {
+            ret->state = p[6 + strspn(p + 6, " \t")];
+        } else if (p[0] == 'S' && (p[1] == 'i' || p[1] == 'h')) {
+            for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (strncmp(p, keys[i], 7) == 0) {
+                    *sets[i] = strtoull(p + 7, NULL, 16);
+                    break;
+                }
+        }
+    }
+}
+
+int remote_status_pending(int statusfd)
 {
     /* Signals whose default action is to ignore them do not interrupt a syscall unless caught:
      * kernel/signal.c sig_kernel_ignore(). Bit n-1 stands for signal n. */
     const uint64_t default_ignored = (1ull << (SIGCHLD - 1)) | (1ull << (SIGURG - 1)) |
                                      (1ull << (SIGWINCH - 1)) | (1ull << (SIGCONT - 1));
     char status[4096];
-    uint64_t pending, blocked, ignored, caught, interrupting;
-    const char *threads;
+    struct status_signals st;
+    uint64_t pending;
     ssize_t n;
-    int err;
 
-    err = status_open(r);
-    if (err < 0)
-        return err;
-    n = pread(r->statusfd, status, sizeof(status) - 1, 0);
+    n = pread(statusfd, status, sizeof(status) - 1, 0);
     if (n < 0)
         return errno == ESRCH ? -ESRCH : -errno;
     status[n] = '\0';
+    parse_status_signals(status, &st);
+    /* A thread that has exited (a zombie until reaped, "Z", or dead, "X") is in no call. */
+    if (st.state == 'Z' || st.state == 'X')
+        return -ESRCH;
     /* Thread-directed signals always wake this thread. A process-wide signal may be taken by
      * any thread that does not block it, so only a single-threaded caller is sure to be the
      * one interrupted (docs/recvmmsg-compat.md rule 29); otherwise leave it to another
      * thread. */
-    pending = parse_sigset(status, "SigPnd");
-    threads = status_field(status, "Threads");
-    if (threads && strtol(threads, NULL, 10) == 1)
-        pending |= parse_sigset(status, "ShdPnd");
-    blocked = parse_sigset(status, "SigBlk");
-    ignored = parse_sigset(status, "SigIgn");
-    caught = parse_sigset(status, "SigCgt");
-    interrupting = pending & ~blocked & ~ignored & (caught | ~default_ignored);
-    return interrupting != 0;
+    pending = st.sig_pnd;
+    if (st.threads == 1)
+        pending |= st.shd_pnd;
+    return (pending & ~st.sig_blk & ~st.sig_ign & (st.sig_cgt | ~default_ignored)) != 0;
+}
+
+int remote_signal_pending(struct remote *r)
+{
+    if (r->statusfd < 0) {
+        /* remote_open_memory(): no call behind it to bind the file to. */
+        int fd = r->borrowed ? open_proc(r->tid, "status", O_RDONLY)
+                             : remote_status_open(r->listener, r->id, r->tid);
+
+        if (fd < 0)
+            return fd;
+        r->statusfd = fd;
+    }
+    return remote_status_pending(r->statusfd);
 }
 
 int remote_kill(const struct remote *r)

@@ -121,6 +121,15 @@ int remote_identity(const struct remote *r, struct remote_identity *ret);
  * kept in @r until remote_close(). Return: 1, 0, -errno (-ESRCH: gone). */
 int remote_signal_pending(struct remote *r);
 
+/* The caller's /proc/<tid>/status, opened by number and then bound by ID_VALID on
+ * (@listener, @id): the file follows the caller's task, never the number. Return: the fd;
+ * -ESRCH (gone, or tid 0); -errno (-EMFILE). */
+int remote_status_open(int listener, uint64_t id, pid_t tid);
+
+/* remote_signal_pending() on a file remote_status_open() returned: one read. Also -ESRCH when
+ * the thread has exited (zombie or dead): it is in no call any more. */
+int remote_status_pending(int statusfd);
+
 /* SIGKILL the caller's whole process. */
 int remote_kill(const struct remote *r);
 
