@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -22,13 +23,16 @@
 #include "mirror.h"
 #include "uabi.h"
 
-/* While a blocking emulation waits, it looks for signals aimed at the caller (the filter uses
- * WAIT_KILLABLE_RECV, so the kernel leaves that to us: docs/recvmmsg-compat.md rule 29) with one
- * read of the caller's bound /proc/<tid>/status: every 20 ms for the first second of a wait, then
- * every fifth of the time waited so far, at most every 200 ms. 1,000 calls waiting for long thus
- * cost 5,000 reads a second, not 50,000 (docs/emulation.md, deliberate difference 7). */
+/* While a blocking emulation waits, somebody looks for signals aimed at the caller (the filter
+ * uses WAIT_KILLABLE_RECV, so the kernel leaves that to us: docs/recvmmsg-compat.md rule 29) with
+ * one read of the caller's bound /proc/<tid>/status: every 20 ms for the first second of a wait,
+ * then every fifth of the time waited so far, at most every 500 ms (from 2.5 s on). 1,000 calls
+ * waiting for long thus cost 2,000 reads a second, not 50,000 (docs/emulation.md, deliberate
+ * difference 7). In
+ * the pool that is its watcher thread, which wakes the waiting worker (emu_scratch.wake);
+ * without a wake fd the waiting thread looks itself. */
 #define SIGNAL_POLL_MS 20
-#define SIGNAL_POLL_MAX_MS 200
+#define SIGNAL_POLL_MAX_MS 500
 #define SIGNAL_POLL_FAST_NS 1000000000ull
 
 int64_t emu_signal_poll_ms(uint64_t waited_ns)
@@ -51,6 +55,7 @@ uint64_t emu_now_ns(void)
 
 int emu_scratch_init(struct emu_scratch *s)
 {
+    s->wake = -1;
     /* mmap: pages are only backed once a large datagram actually touches them. Two payload
      * buffers back to back: a peeked datagram and its second receipt (take_entry()). */
     s->payload = mmap(NULL, (size_t)2 * EMU_PAYLOAD_MAX, PROT_READ | PROT_WRITE,
@@ -88,7 +93,9 @@ void emu_scratch_done(struct emu_scratch *s)
     free(s->control);
     free(s->control2);
     free(s->ucontrol);
-    *s = (struct emu_scratch){0};
+    if (s->wake >= 0)
+        (void)close(s->wake); /* nothing to do about a failed close */
+    *s = (struct emu_scratch){.wake = -1};
 }
 
 /* The wait before entry i, when the socket has nothing: until readable, the cap deadline, the
@@ -100,23 +107,34 @@ static int wait_readable(struct remote *r, const struct emu_scratch *s, int sock
     uint64_t start = emu_now_ns();
 
     for (;;) {
-        struct pollfd p = {.fd = sockfd,
-                           .events = (flags & MSG_ERRQUEUE) ? POLLERR | POLLPRI : POLLIN};
+        struct pollfd p[2] = {
+            {.fd = sockfd, .events = (flags & MSG_ERRQUEUE) ? POLLERR | POLLPRI : POLLIN},
+            {.fd = s->wake, .events = POLLIN}};
         uint64_t now = emu_now_ns();
-        int64_t slice_ms;
+        int64_t slice_ms = -1;
         int n, pending;
 
         if (s->stop && *s->stop)
             return -EMU_STOPPED;
         if (deadline_ns && now >= deadline_ns)
             return -EAGAIN;
-        slice_ms = emu_signal_poll_ms(now - start);
-        if (deadline_ns && (int64_t)((deadline_ns - now + 999999) / 1000000) < slice_ms)
-            slice_ms = (int64_t)((deadline_ns - now + 999999) / 1000000);
-        n = poll(&p, 1, (int)slice_ms);
+        if (s->wake < 0)
+            slice_ms = emu_signal_poll_ms(now - start);
+        if (deadline_ns) {
+            uint64_t left_ms = (deadline_ns - now + 999999) / 1000000;
+
+            if (slice_ms < 0 || left_ms < (uint64_t)slice_ms)
+                slice_ms = left_ms < INT32_MAX ? (int64_t)left_ms : INT32_MAX;
+        }
+        n = poll(p, s->wake < 0 ? 1 : 2, (int)slice_ms);
         if (n < 0 && errno != EINTR)
             return -errno;
-        if (n > 0) {
+        if (n > 0 && (p[1].revents & POLLIN)) {
+            eventfd_t ignored;
+
+            (void)eventfd_read(s->wake, &ignored); /* nonblocking; only clears the wake-up */
+        }
+        if (n > 0 && p[0].revents) {
             /* A caller killed while we waited has no call left: receiving now would take a
              * datagram another reader of the socket should get. */
             if (remote_check(r) < 0)

@@ -56,6 +56,10 @@ struct emu_scratch {
     char raw_iov[UIO_MAXIOV_ * 16];       /* an entry's iovec array as the caller laid it out */
     char *trap;                           /* one page, then one PROT_NONE page */
     const volatile bool *stop;            /* set when the broker shuts down; may be NULL */
+    /* An eventfd another thread writes when this one should look up from a wait: the pool's
+     * watcher (a signal for the caller, or the caller gone) and shutdown. -1: none, and a wait
+     * looks for signals itself every emu_signal_poll_ms(). */
+    int wake;
 };
 
 int emu_scratch_init(struct emu_scratch *s);
@@ -87,7 +91,7 @@ int64_t emu_recvmmsg(struct remote *r, const struct emu_call *c, int sockfd,
 uint64_t emu_now_ns(void);
 
 /* How long a call that has waited @waited_ns may go before its caller is looked at again for a
- * signal: 20 ms for the first second, then a fifth of the time waited, at most 200 ms. */
+ * signal: 20 ms for the first second, then a fifth of the time waited, at most 500 ms. */
 int64_t emu_signal_poll_ms(uint64_t waited_ns);
 
 #endif

@@ -5,20 +5,27 @@
  * process's, and ready processes are served round robin. So one process that blocks many calls
  * (or stalls the broker on a page it never lets fault in) holds only its own share.
  *
- * Queued calls still honour signals: with WAIT_KILLABLE_RECV the kernel holds non-fatal signals
- * of a call the broker has received, so a watcher thread wakes every WATCH_MS and looks at each
- * queued caller as often as a waiting call would (emu_signal_poll_ms()), and answers an
- * interrupted one with ERESTARTSYS (the kernel then restarts the call
- * or fails it with EINTR, as it would have itself); a caller that is gone is dropped. */
+ * Every call honours signals: with WAIT_KILLABLE_RECV the kernel holds non-fatal signals of a
+ * call the broker has received, so one watcher thread wakes every WATCH_MS and looks at the
+ * caller of each queued or running call as often as emu_signal_poll_ms() says (one read of a
+ * status file it keeps open: sigwatch.c). It answers an interrupted queued call with
+ * ERESTARTSYS (the kernel then restarts the call or fails it with EINTR, as it would have
+ * itself) and drops one whose caller is gone; a worker whose caller was interrupted or is gone
+ * is woken through its eventfd, looks for itself and ends its wait. So 1,000 waiting calls
+ * cost one thread's reads, not 1,000 threads' wake-ups. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core.h"
 #include "kernel.h"
+#include "sigwatch.h"
 
 #define LOG_COMPONENT "pool"
 #include "log.h"
@@ -39,7 +46,14 @@ struct proc_queue {
 struct worker {
     pthread_t thread;
     struct pool *pool;
-    struct emu_scratch scratch;
+    struct emu_scratch scratch; /* .wake: this worker's eventfd */
+    /* The call it runs, under the pool's lock: copied from the job when taken, since the job
+     * itself is released by notify_handle() without that lock. */
+    bool busy;
+    int listener;
+    uint64_t id;
+    pid_t tid;
+    uint64_t start_ns, watch_ns;
 };
 
 struct pool {
@@ -50,10 +64,11 @@ struct pool {
     struct proc_queue *hash[PQ_BUCKETS];
     struct proc_queue *ready_head, *ready_tail;
     struct worker *workers;
-    unsigned n_workers, max_workers, n_idle, share;
+    unsigned n_workers, max_workers, n_idle, n_busy, share;
     unsigned n_queued; /* calls waiting for a worker, every process */
     bool stopping, watcher_started;
     pthread_t watcher;
+    struct sigwatch *sigwatch; /* the watcher's alone */
     /* tid -> tgid (tid << 32 | tgid, read and written whole), for the fairness key only: a
      * stale entry only misattributes a share. */
     uint64_t tgids[4096];
@@ -198,6 +213,13 @@ static void *worker_main(void *arg)
         j = take_job(p);
         if (!j)
             break; /* stopping, nothing left */
+        w->busy = true;
+        w->listener = j->listener;
+        w->id = j->id;
+        w->tid = j->tid;
+        w->start_ns = j->start_ns;
+        w->watch_ns = j->watch_ns;
+        p->n_busy++;
         pthread_mutex_unlock(&p->lock);
 
         {
@@ -205,6 +227,8 @@ static void *worker_main(void *arg)
 
             notify_handle(p->b, j, &w->scratch); /* answers and releases j */
             pthread_mutex_lock(&p->lock);
+            w->busy = false;
+            p->n_busy--;
             q->running--;
             make_ready(p, q);
             pq_put(p, q);
@@ -229,7 +253,8 @@ static void grow(struct pool *p)
     r = emu_scratch_init(&w->scratch);
     if (r >= 0) {
         w->scratch.stop = &p->b->stopping;
-        r = -pthread_create(&w->thread, NULL, worker_main, w);
+        w->scratch.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        r = w->scratch.wake < 0 ? -errno : -pthread_create(&w->thread, NULL, worker_main, w);
         if (r < 0)
             emu_scratch_done(&w->scratch);
     }
@@ -239,29 +264,16 @@ static void grow(struct pool *p)
         log_warning_errno(r, "starting a worker (%u running)", p->n_workers);
 }
 
-/* Whether the caller of a queued call was interrupted by a signal or is gone. */
-static bool interrupted(int listener, uint64_t id, pid_t tid)
-{
-    struct remote probe;
-    int pending;
-
-    /* remote_signal_pending() checks ID_VALID after reading: a reused tid cannot lend us its
-     * signals, and a caller that is gone reads as -ESRCH (dropped). */
-    remote_init(&probe, listener, id, tid);
-    pending = remote_signal_pending(&probe);
-    remote_close(&probe);
-    /* A caller that is gone is dropped (its answer would fail with ENOENT anyway); a failure
-     * of our own (EMFILE reading /proc) says nothing about the caller: keep it queued. */
-    return pending > 0 || pending == -ESRCH;
-}
-
-#define WATCH_BATCH 256
+#define WATCH_BATCH 1024
+/* A status file not read for this long belongs to a call that has ended. */
+#define WATCH_STALE_NS 1000000000ull
 
 struct watched {
-    struct job *j;
+    struct job *j; /* queued; NULL: running on worker */
+    uint64_t id;
+    unsigned worker;
     pid_t tgid; /* its queue is looked up again under the lock: it may be gone by then */
     int listener;
-    uint64_t id;
     pid_t tid;
 };
 
@@ -296,32 +308,67 @@ static bool unqueue(struct pool *p, struct proc_queue *q, struct job *j, uint64_
     return true;
 }
 
-/* One pass: snapshot up to WATCH_BATCH queued calls under the lock, look at their callers
- * without it (a /proc read each), then answer the interrupted ones that are still queued. */
+/* Whether a call received at @start_ns is due a look at @now; if so, when the next one is. */
+static bool due(uint64_t *watch_ns, uint64_t start_ns, uint64_t now)
+{
+    if (*watch_ns > now)
+        return false;
+    *watch_ns = now + (uint64_t)emu_signal_poll_ms(now - start_ns) * 1000000u;
+    return true;
+}
+
+/* Snapshot up to WATCH_BATCH calls due a look, running ones first (they hold a worker).
+ * Locked. */
+static unsigned watch_snapshot(struct pool *p, uint64_t now, struct watched *w)
+{
+    unsigned n = 0;
+
+    for (unsigned k = 0; k < p->n_workers && n < WATCH_BATCH; k++) {
+        struct worker *wk = &p->workers[k];
+
+        if (wk->busy && due(&wk->watch_ns, wk->start_ns, now))
+            w[n++] = (struct watched){
+                .worker = k, .listener = wk->listener, .id = wk->id, .tid = wk->tid};
+    }
+    for (unsigned i = 0; i < PQ_BUCKETS && n < WATCH_BATCH; i++)
+        for (struct proc_queue *q = p->hash[i]; q && n < WATCH_BATCH; q = q->next_hash)
+            for (struct job *j = q->head; j && n < WATCH_BATCH; j = j->next)
+                if (due(&j->watch_ns, j->start_ns, now))
+                    w[n++] = (struct watched){.j = j,
+                                              .tgid = q->tgid,
+                                              .listener = j->listener,
+                                              .id = j->id,
+                                              .tid = j->tid};
+    return n;
+}
+
+/* One pass: snapshot the calls due a look under the lock, read their callers' status without
+ * it, then act on the interrupted ones and those whose caller is gone. */
 static void watch_once(struct pool *p)
 {
     struct watched w[WATCH_BATCH];
     uint64_t now = emu_now_ns();
-    unsigned n = 0;
+    unsigned n;
 
     pthread_mutex_lock(&p->lock);
-    for (unsigned i = 0; i < PQ_BUCKETS && n < WATCH_BATCH; i++)
-        for (struct proc_queue *q = p->hash[i]; q && n < WATCH_BATCH; q = q->next_hash)
-            for (struct job *j = q->head; j && n < WATCH_BATCH; j = j->next) {
-                /* Long-queued calls are looked at less often, as waiting ones are. */
-                if (j->watch_ns > now)
-                    continue;
-                j->watch_ns = now + (uint64_t)emu_signal_poll_ms(now - j->start_ns) * 1000000u;
-                w[n++] = (struct watched){j, q->tgid, j->listener, j->id, j->tid};
-            }
+    n = watch_snapshot(p, now, w);
     pthread_mutex_unlock(&p->lock);
 
     for (unsigned i = 0; i < n; i++) {
         struct proc_queue *q;
         bool taken;
+        /* A failure of our own (EMFILE opening the status file) says nothing about the caller:
+         * leave the call as it is. */
+        int pending = sigwatch_check(p->sigwatch, w[i].listener, w[i].id, w[i].tid, now);
 
-        if (!interrupted(w[i].listener, w[i].id, w[i].tid))
+        if (pending == 0 || (pending < 0 && pending != -ESRCH))
             continue;
+        if (!w[i].j) {
+            /* The worker looks for itself (its own status file) and ends its wait; if it has
+             * moved on to another call by now, it finds nothing and waits on. */
+            (void)eventfd_write(p->workers[w[i].worker].scratch.wake, 1);
+            continue;
+        }
         pthread_mutex_lock(&p->lock);
         q = pq_find(p, w[i].tgid);
         taken = q && unqueue(p, q, w[i].j, w[i].id);
@@ -329,7 +376,7 @@ static void watch_once(struct pool *p)
             pq_put(p, q);
         pthread_mutex_unlock(&p->lock);
         if (!taken)
-            continue; /* a worker took it meanwhile: it watches for signals itself */
+            continue; /* a worker took it meanwhile: it is watched as a running call now */
         /* -ERESTARTSYS becomes a restart (SA_RESTART) or EINTR on the way out of the kernel;
          * a caller that is gone makes the reply fail with ENOENT, which is routine. */
         notify_reply(p->b, w[i].j, -ERESTARTSYS_, "errno");
@@ -340,10 +387,13 @@ static void watch_once(struct pool *p)
 static void *watcher_main(void *arg)
 {
     struct pool *p = arg;
+    uint64_t swept = emu_now_ns();
 
     pthread_mutex_lock(&p->lock);
     while (!p->stopping) {
         struct timespec until;
+        uint64_t now;
+        bool busy;
 
         (void)clock_gettime(CLOCK_REALTIME, &until);
         until.tv_nsec += WATCH_MS * 1000000L;
@@ -352,10 +402,17 @@ static void *watcher_main(void *arg)
             until.tv_nsec -= 1000000000L;
         }
         (void)pthread_cond_timedwait(&p->watch, &p->lock, &until);
-        if (p->stopping || !p->n_queued)
-            continue;
+        if (p->stopping)
+            break;
+        busy = p->n_queued || p->n_busy;
         pthread_mutex_unlock(&p->lock);
-        watch_once(p);
+        if (busy)
+            watch_once(p);
+        now = emu_now_ns();
+        if (now - swept >= WATCH_STALE_NS) {
+            sigwatch_sweep(p->sigwatch, now, WATCH_STALE_NS);
+            swept = now;
+        }
         pthread_mutex_lock(&p->lock);
     }
     pthread_mutex_unlock(&p->lock);
@@ -375,7 +432,8 @@ int pool_new(struct mmsg_broker *b, unsigned max_workers, struct pool **ret)
      * own concurrency, and four processes' worth remains for everyone else. */
     p->share = max_workers / 4 > 2 ? max_workers / 4 : 2;
     p->workers = calloc(max_workers, sizeof(*p->workers));
-    if (!p->workers) {
+    if (!p->workers || sigwatch_new(&p->sigwatch) < 0) {
+        free(p->workers);
         free(p);
         return -ENOMEM;
     }
@@ -408,6 +466,8 @@ int pool_submit(struct pool *p, struct job *j)
     }
     j->pq = q;
     j->next = NULL;
+    /* The watcher's first look at its caller (as a queued or a running call). */
+    j->watch_ns = j->start_ns + (uint64_t)emu_signal_poll_ms(0) * 1000000u;
     if (q->tail)
         q->tail->next = j;
     else
@@ -460,6 +520,9 @@ struct pool *pool_free(struct pool *p)
     p->n_queued = 0;
     pthread_cond_broadcast(&p->work);
     pthread_cond_broadcast(&p->watch);
+    /* Waiting workers sleep until their socket, their deadline or this. */
+    for (unsigned i = 0; i < p->n_workers; i++)
+        (void)eventfd_write(p->workers[i].scratch.wake, 1);
     pthread_mutex_unlock(&p->lock);
     while (left) {
         struct job *j = left;
@@ -468,7 +531,7 @@ struct pool *pool_free(struct pool *p)
         notify_reply(p->b, j, -ENOSYS, "errno");
         job_release(p->b, j);
     }
-    /* Running emulations see b->stopping within one signal-poll slice and answer ENOSYS. A
+    /* Running emulations are woken above, see b->stopping and answer ENOSYS. A
      * worker stuck in a read of a page its caller never lets fault in (userfaultfd) cannot be
      * interrupted: after a second it is left behind, so shutdown stays bounded; closing the
      * listeners then fails its call with ENOSYS, and the process is about to exit. */
@@ -503,6 +566,7 @@ struct pool *pool_free(struct pool *p)
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->work);
     pthread_cond_destroy(&p->watch);
+    p->sigwatch = sigwatch_free(p->sigwatch);
     free(p->workers);
     free(p);
     return NULL;

@@ -516,7 +516,7 @@ static int mode_restart(int argc, char **argv)
 
         printf("call1_waited=%s\n", t1 - t0 >= 400 ? "long" : "short");
         /* The signal came 1.5 s into the wait: noticed within a second of it (the broker's
-         * bound is 200 ms at that point; the rest is slack for a loaded machine). */
+         * bound is 300 ms at that point; the rest is slack for a loaded machine). */
         if (late)
             printf("call1_noticed=%s\n", t1 - t0 < 2500 ? "within-1s" : "late");
         /* A restarted call returns with the datagram sent 300 ms after the signal; the
