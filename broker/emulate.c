@@ -23,14 +23,13 @@
 #include "mirror.h"
 #include "uabi.h"
 
-/* While a blocking emulation waits, somebody looks for signals aimed at the caller (the filter
- * uses WAIT_KILLABLE_RECV, so the kernel leaves that to us: docs/recvmmsg-compat.md rule 29) with
- * one read of the caller's bound /proc/<tid>/status: every 20 ms for the first second of a wait,
- * then every fifth of the time waited so far, at most every 500 ms (from 2.5 s on). 1,000 calls
- * waiting for long thus cost 2,000 reads a second, not 50,000 (docs/emulation.md, deliberate
- * difference 7). In
- * the pool that is its watcher thread, which wakes the waiting worker (emu_scratch.wake);
- * without a wake fd the waiting thread looks itself. */
+/* While a blocking emulation waits, the pool's watcher thread looks for signals aimed at the
+ * caller (the filter uses WAIT_KILLABLE_RECV, so the kernel leaves that to us:
+ * docs/recvmmsg-compat.md rule 29) with one read of the caller's bound /proc/<tid>/status: every
+ * 20 ms for the first second of a wait, then every fifth of the time waited so far, at most every
+ * 500 ms (from 2.5 s on), and wakes the waiting worker (emu_scratch.wake), which then looks
+ * itself. 1,000 calls waiting for long thus cost 2,000 reads a second, not 50,000
+ * (docs/emulation.md, deliberate difference 7). */
 #define SIGNAL_POLL_MS 20
 #define SIGNAL_POLL_MAX_MS 500
 #define SIGNAL_POLL_FAST_NS 1000000000ull
@@ -104,29 +103,25 @@ void emu_scratch_done(struct emu_scratch *s)
 static int wait_readable(struct remote *r, const struct emu_scratch *s, int sockfd, uint32_t flags,
                          uint64_t deadline_ns, bool has_rcvtimeo)
 {
-    uint64_t start = emu_now_ns();
-
     for (;;) {
         struct pollfd p[2] = {
             {.fd = sockfd, .events = (flags & MSG_ERRQUEUE) ? POLLERR | POLLPRI : POLLIN},
             {.fd = s->wake, .events = POLLIN}};
         uint64_t now = emu_now_ns();
-        int64_t slice_ms = -1;
-        int n, pending;
+        int timeout_ms = -1, n, pending;
 
         if (s->stop && *s->stop)
             return -EMU_STOPPED;
         if (deadline_ns && now >= deadline_ns)
             return -EAGAIN;
-        if (s->wake < 0)
-            slice_ms = emu_signal_poll_ms(now - start);
         if (deadline_ns) {
             uint64_t left_ms = (deadline_ns - now + 999999) / 1000000;
 
-            if (slice_ms < 0 || left_ms < (uint64_t)slice_ms)
-                slice_ms = left_ms < INT32_MAX ? (int64_t)left_ms : INT32_MAX;
+            timeout_ms = left_ms < INT32_MAX ? (int)left_ms : INT32_MAX;
         }
-        n = poll(p, s->wake < 0 ? 1 : 2, (int)slice_ms);
+        /* Until readable, the deadline, or a wake-up: a signal or the caller gone (the pool's
+         * watcher), or shutdown. */
+        n = poll(p, 2, timeout_ms);
         if (n < 0 && errno != EINTR)
             return -errno;
         if (n > 0 && (p[1].revents & POLLIN)) {

@@ -57,8 +57,8 @@ struct emu_scratch {
     char *trap;                           /* one page, then one PROT_NONE page */
     const volatile bool *stop;            /* set when the broker shuts down; may be NULL */
     /* An eventfd another thread writes when this one should look up from a wait: the pool's
-     * watcher (a signal for the caller, or the caller gone) and shutdown. -1: none, and a wait
-     * looks for signals itself every emu_signal_poll_ms(). */
+     * watcher (a signal for the caller, or the caller gone) and shutdown. -1: none; then the
+     * thread must not wait (emu_recvmmsg()'s @may_wait). */
     int wake;
 };
 
@@ -72,8 +72,9 @@ void emu_scratch_done(struct emu_scratch *s);
  * @sockfd:   the broker's duplicate of c->fd, or the -errno remote_getfd() gave (-EBADF)
  * @caps:     the policy's caps
  * @start_ns: CLOCK_MONOTONIC time the notification was received; the cap counts from it
- * @may_wait: whether this thread may block waiting for datagrams; when false, a call that
- *            would have to wait returns -EMU_WOULD_WAIT having taken nothing from the socket
+ * @may_wait: whether this thread may block waiting for datagrams (only with @s->wake, through
+ *            which it learns of signals for the caller); when false, a call that would have
+ *            to wait returns -EMU_WOULD_WAIT having taken nothing from the socket
  * @s:        this thread's scratch buffers
  * @ret_capped: set when the cap's deadline (not the caller's timeout nor SO_RCVTIMEO) ended a
  *            wait; may be NULL
