@@ -186,58 +186,128 @@ static const struct timespec *remaining(const struct emu_call *c, wide_ns end_ns
     return buf;
 }
 
-/* What one call needs to know of its socket and its deadlines, fixed before entry 0. */
+/* What one call needs to know of its socket and its deadlines. The socket's facts are read
+ * from our duplicate (the same open file) when first needed, not before entry 0: most calls
+ * never wait and never peek, so most never need them, and the kernel itself reads O_NONBLOCK,
+ * SO_RCVTIMEO and SO_PEEK_OFF at each receipt, not once up front (net/socket.c
+ * ____sys_recvmsg(), net/ipv4/udp.c __skb_recv_udp()). */
 struct emu_run {
     int sockfd; /* our duplicate of the caller's fd */
     uint32_t flags, vlen;
     wide_ns end_ns;  /* the caller's timeout; meaningless without one */
     uint64_t cap_ns; /* the policy's cap, 0: none */
     struct timeval rcvtimeo;
-    bool nonblock, has_rcvtimeo, peek_ok;
+    bool nonblock_known, nonblock;
+    bool rcvtimeo_known, has_rcvtimeo;
+    bool peek_known, peek_ok;
+    bool st_known;
+    /* do_recvmmsg()'s sock_error() before entry 0 has run: a native recvmmsg() on our
+     * duplicate did it (it does so before its own first entry), or none is due (MSG_ERRQUEUE). */
+    bool err_fetched;
     bool capped; /* the cap's deadline ended a wait */
     struct stat st;
 };
 
-/* Socket facts from our duplicate (same open file): O_NONBLOCK, SO_RCVTIMEO, SO_PEEK_OFF live
- * on the shared open file / socket. Return: 0; -ENOTSOCK; -errno. */
-static int prepare(const struct emu_call *c, int sockfd, const struct emu_caps *caps,
-                   uint64_t start_ns, struct emu_run *run)
+static void prepare(const struct emu_call *c, int sockfd, const struct emu_caps *caps,
+                    uint64_t start_ns, struct emu_run *run)
 {
-    socklen_t optlen = sizeof(run->rcvtimeo);
-    int peek_off = -1, fl;
-
-    *run =
-        (struct emu_run){.sockfd = sockfd, .flags = c->flags & ~caps->clear_flags, .vlen = c->vlen};
-    if (fstat(sockfd, &run->st) < 0)
-        return -errno;
-    if (!S_ISSOCK(run->st.st_mode))
-        return -ENOTSOCK;
+    *run = (struct emu_run){
+        .sockfd = sockfd,
+        .flags = c->flags & ~caps->clear_flags,
+        .vlen = c->vlen,
+    };
+    run->err_fetched = run->flags & MSG_ERRQUEUE;
     if (caps->vlen_cap && run->vlen > caps->vlen_cap)
         run->vlen = caps->vlen_cap;
     if (c->timeout)
         run->end_ns = add_safe(start_ns, c->timeout_ts.tv_sec, c->timeout_ts.tv_nsec);
     if (caps->timeout_cap_ms >= 0)
         run->cap_ns = start_ns + (uint64_t)caps->timeout_cap_ms * 1000000u;
-    fl = fcntl(sockfd, F_GETFL);
-    if (fl < 0)
-        return -errno;
-    if (getsockopt(sockfd, SOL_SOCKET, SO_RCVTIMEO, &run->rcvtimeo, &optlen) < 0)
-        return -errno;
-    run->has_rcvtimeo = run->rcvtimeo.tv_sec || run->rcvtimeo.tv_usec;
-    optlen = sizeof(peek_off);
-    run->peek_ok =
-        getsockopt(sockfd, SOL_SOCKET, SO_PEEK_OFF, &peek_off, &optlen) < 0 || peek_off < 0;
-    run->nonblock = (run->flags & MSG_DONTWAIT) || (fl & O_NONBLOCK);
-    if (run->flags & MSG_ERRQUEUE) {
+}
+
+/* Whether a receipt may not wait: MSG_DONTWAIT, O_NONBLOCK, or the error queue of an inet
+ * socket. Return: 1, 0; -errno. */
+static int run_nonblock(struct emu_run *run)
+{
+    int fl;
+
+    if (run->nonblock_known)
+        return run->nonblock;
+    run->nonblock = run->flags & MSG_DONTWAIT;
+    if (!run->nonblock && (run->flags & MSG_ERRQUEUE)) {
         int family = 0;
         socklen_t flen = sizeof(family);
 
         /* net/ipv4/ip_sockglue.c ip_recv_error(), net/ipv6/datagram.c ipv6_recv_error(): the
          * error queue is read without ever waiting. */
-        if (getsockopt(sockfd, SOL_SOCKET, SO_DOMAIN, &family, &flen) == 0 &&
+        if (getsockopt(run->sockfd, SOL_SOCKET, SO_DOMAIN, &family, &flen) == 0 &&
             (family == AF_INET || family == AF_INET6))
             run->nonblock = true;
     }
+    if (!run->nonblock) {
+        fl = fcntl(run->sockfd, F_GETFL);
+        if (fl < 0)
+            return -errno;
+        run->nonblock = fl & O_NONBLOCK;
+    }
+    run->nonblock_known = true;
+    return run->nonblock;
+}
+
+/* SO_RCVTIMEO, needed only by a receipt about to wait. Return: 0; -errno. */
+static int run_rcvtimeo(struct emu_run *run)
+{
+    socklen_t optlen = sizeof(run->rcvtimeo);
+
+    if (run->rcvtimeo_known)
+        return 0;
+    if (getsockopt(run->sockfd, SOL_SOCKET, SO_RCVTIMEO, &run->rcvtimeo, &optlen) < 0)
+        return -errno;
+    run->has_rcvtimeo = run->rcvtimeo.tv_sec || run->rcvtimeo.tv_usec;
+    run->rcvtimeo_known = true;
+    return 0;
+}
+
+/* Whether entries after the first may be peeked: not with SO_PEEK_OFF set (peeking moves it). */
+static bool run_peek_ok(struct emu_run *run)
+{
+    socklen_t optlen = sizeof(int);
+    int peek_off = -1;
+
+    if (!run->peek_known) {
+        run->peek_ok = getsockopt(run->sockfd, SOL_SOCKET, SO_PEEK_OFF, &peek_off, &optlen) < 0 ||
+                       peek_off < 0;
+        run->peek_known = true;
+    }
+    return run->peek_ok;
+}
+
+/* The socket's identity, the key of its peek lock (mirror_sock_lock()). Return: 0; -errno. */
+static int run_stat(struct emu_run *run)
+{
+    if (run->st_known)
+        return 0;
+    if (fstat(run->sockfd, &run->st) < 0)
+        return -errno;
+    run->st_known = true;
+    return 0;
+}
+
+/* do_recvmmsg()'s work before entry 0, when entry 0 did not get as far as a native receipt
+ * (vlen 0, or its decoding failed): net/socket.c sockfd_lookup_light() (-ENOTSOCK), then
+ * sock_error(), fetched and cleared, unless MSG_ERRQUEUE. A native call with vlen 0 on our
+ * duplicate does both; with MSG_ERRQUEUE and vlen > 0 it cannot be used (EBADF before Linux
+ * 6.13, rule 38), and only the socket check is due. Return: 0; -errno. */
+static int fetch_sock_error(struct emu_run *run)
+{
+    if ((run->flags & MSG_ERRQUEUE) && run->vlen > 0) {
+        if (run_stat(run) < 0)
+            return -errno;
+        return S_ISSOCK(run->st.st_mode) ? 0 : -ENOTSOCK;
+    }
+    run->err_fetched = true;
+    if (recvmmsg(run->sockfd, NULL, 0, (int)(run->flags & ~MSG_WAITFORONE), NULL) < 0)
+        return -errno;
     return 0;
 }
 
@@ -269,6 +339,7 @@ static ssize_t receive(struct remote *r, const struct emu_call *c, struct emu_ru
         pthread_mutex_lock(mirror_sock_lock(&run->st));
     for (;;) {
         uint64_t deadline = run->cap_ns;
+        int nb;
 
         x->nm = (struct msghdr){
             .msg_name = &x->addr,
@@ -283,18 +354,39 @@ static ssize_t receive(struct remote *r, const struct emu_call *c, struct emu_ru
             n = recvmsg(run->sockfd, &x->nm, x->nflags | MSG_PEEK);
             n = n < 0 ? -errno : n;
         } else if (x->next_err < 0) {
+            /* A native recvmmsg(): its sock_error() is do_recvmmsg()'s before entry 0. */
             n = mirror_recv(run->sockfd, &x->nm, x->next_err, x->nflags,
                             remaining(c, run->end_ns, &rem), s);
+            run->err_fetched = true;
+        } else if (!run->err_fetched) {
+            /* Entry 0: a native one-entry recvmmsg() fetches the pending error first, as
+             * do_recvmmsg() does before its loop, and then receives like recvmsg(). */
+            struct mmsghdr one = {.msg_hdr = x->nm};
+
+            n = recvmmsg(run->sockfd, &one, 1, x->nflags, NULL);
+            n = n < 0 ? -errno : (ssize_t)one.msg_len;
+            x->nm = one.msg_hdr;
+            run->err_fetched = true;
         } else {
             n = recvmsg(run->sockfd, &x->nm, x->nflags);
             n = n < 0 ? -errno : n;
         }
         if (n >= 0)
             return n;
-        if (n != -EAGAIN || run->nonblock)
+        if (n != -EAGAIN)
             break;
+        nb = run_nonblock(run);
+        if (nb != 0) {
+            n = nb < 0 ? nb : n;
+            break;
+        }
         if (!may_wait) {
             n = -EMU_WOULD_WAIT; /* only reachable at entry 0: nothing was taken yet */
+            break;
+        }
+        err = run_rcvtimeo(run);
+        if (err < 0) {
+            n = err;
             break;
         }
         if (run->has_rcvtimeo) {
@@ -323,8 +415,8 @@ static ssize_t receive(struct remote *r, const struct emu_call *c, struct emu_ru
 
 /* Decode entry @k (and probe entry k+1, whose decoding error the kernel would meet next) into
  * @x. Return: 0; -errno of entry @k's decoding. */
-static int decode_entry(struct remote *r, const struct emu_call *c, const struct emu_run *run,
-                        uint32_t k, struct emu_entry *x, struct emu_scratch *s)
+static int decode_entry(struct remote *r, const struct emu_call *c, struct emu_run *run, uint32_t k,
+                        struct emu_entry *x, struct emu_scratch *s)
 {
     int err;
 
@@ -359,7 +451,12 @@ static int decode_entry(struct remote *r, const struct emu_call *c, const struct
      * writing them must leave EFAULT on the socket (docs/recvmmsg-compat.md rules 14-15), which the
      * take can do (mirror_recv()) only while the datagram is still queued. Not with the caller's
      * own MSG_PEEK (nothing is taken anyway) nor with SO_PEEK_OFF (peeking moves it). */
-    x->use_peek = k > 0 && !(run->flags & MSG_PEEK) && run->peek_ok;
+    x->use_peek = k > 0 && !(run->flags & MSG_PEEK) && run_peek_ok(run);
+    if (x->use_peek) {
+        err = run_stat(run);
+        if (err < 0)
+            return err;
+    }
     x->niov =
         (struct iovec){s->payload, x->e.total < EMU_PAYLOAD_MAX ? x->e.total : EMU_PAYLOAD_MAX};
     return 0;
@@ -409,25 +506,29 @@ int64_t emu_recvmmsg(struct remote *r, const struct emu_call *c, int sockfd,
         return c->timeout_err;
     if (sockfd < 0)
         return sockfd;
-    err = prepare(c, sockfd, caps, start_ns, &run);
-    if (err < 0)
-        return err;
+    prepare(c, sockfd, caps, start_ns, &run);
     /* Without a context of its own (may_wait false) the call may only wait before entry 0,
      * where giving up takes nothing from the socket: after that it must never block. */
-    if (!may_wait && !run.nonblock && !(run.flags & MSG_WAITFORONE) && run.vlen > 1)
-        return -EMU_WOULD_WAIT;
+    if (!may_wait && !(run.flags & MSG_WAITFORONE) && run.vlen > 1) {
+        err = run_nonblock(&run);
+        if (err < 0)
+            return err;
+        if (!err)
+            return -EMU_WOULD_WAIT;
+    }
     /* A job may have waited in the queue: a caller that died meanwhile must not consume the
      * pending error or a datagram. */
     if (may_wait && remote_check(r) < 0)
         return -ENOENT;
-    /* do_recvmmsg() fetches and clears a pending socket error before the first entry, even for
-     * vlen 0: a native call with vlen 0 on our duplicate (same open file) does exactly that.
-     * With MSG_ERRQUEUE it fetches nothing, and what a vlen-0 call returns depends on the
-     * kernel (EBADF before Linux 6.13, docs/recvmmsg-compat.md rule 38): the native call
-     * answers only that case, since for vlen > 0 the kernel's first entry decides. */
-    if ((!(run.flags & MSG_ERRQUEUE) || run.vlen == 0) &&
-        recvmmsg(sockfd, NULL, 0, (int)(run.flags & ~MSG_WAITFORONE), NULL) < 0)
-        return -errno;
+    /* do_recvmmsg() looks the socket up and fetches and clears a pending socket error before
+     * the first entry, even for vlen 0. Entry 0's native receipt does both (receive()); only
+     * when there is no entry 0, or it cannot be decoded, is that done apart (rule 38 for
+     * MSG_ERRQUEUE). */
+    err = 0;
+    if (run.vlen == 0)
+        err = fetch_sock_error(&run);
+    if (err < 0)
+        return err;
 
     if (ret_capped)
         *ret_capped = false;
@@ -436,6 +537,11 @@ int64_t emu_recvmmsg(struct remote *r, const struct emu_call *c, int sockfd,
         ssize_t n;
 
         err = decode_entry(r, c, &run, (uint32_t)datagrams, &x, s);
+        if (err < 0 && datagrams == 0) {
+            int sock_err = fetch_sock_error(&run); /* it comes first */
+
+            err = sock_err < 0 ? sock_err : err;
+        }
         if (err < 0)
             break;
         n = receive(r, c, &run, &x, may_wait, s);
@@ -452,7 +558,7 @@ int64_t emu_recvmmsg(struct remote *r, const struct emu_call *c, int sockfd,
 
         /* do_recvmmsg(): after each entry. */
         if (run.flags & MSG_WAITFORONE)
-            run.nonblock = true;
+            run.nonblock_known = run.nonblock = true;
         if (c->timeout) {
             rem_ns = left_ns(run.end_ns);
             if (rem_ns == 0)

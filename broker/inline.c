@@ -36,6 +36,7 @@ static struct ratelimit inline_rl = RATELIMIT_INIT(10000, 5);
 static __thread struct emu_scratch *tl_scratch;
 static __thread unsigned tl_gen;
 static __thread bool tl_demoted;
+static __thread pid_t tl_tid; /* gettid(), once: the watchdog reads the loop thread's state */
 
 bool inline_demoted(void)
 {
@@ -58,7 +59,7 @@ bool inline_run(struct mmsg_broker *b, struct job *j)
     in->start_ns = emu_now_ns();
     in->last_ns = in->start_ns;
     in->tid = j->tid;
-    in->loop_tid = gettid();
+    in->loop_tid = tl_tid;
     if (in->watchdog_idle)
         pthread_cond_signal(&in->wake);
     pthread_mutex_unlock(&in->lock);
@@ -86,6 +87,7 @@ static void *loop_thread(void *arg)
     if (s && emu_scratch_init(s) >= 0) {
         s->stop = &b->stopping;
         tl_scratch = s;
+        tl_tid = gettid();
     }
     pthread_mutex_lock(&in->lock);
     tl_gen = in->gen;

@@ -474,6 +474,15 @@ int remote_write(struct remote *r, uint64_t addr, const void *buf, size_t len)
     return n == (ssize_t)len ? 0 : -EFAULT;
 }
 
+int remote_write_whole(struct remote *r, uint64_t addr, const void *buf, size_t len)
+{
+    if (len == 0)
+        return 0;
+    if (accessible(r, addr, len, true) < len)
+        return -EFAULT;
+    return pwrite(r->memfd, buf, len, (off_t)addr) == (ssize_t)len ? 0 : -EFAULT;
+}
+
 int remote_writev(struct remote *r, const void *buf, size_t len, const struct iovec *riov,
                   size_t n_iov)
 {

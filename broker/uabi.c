@@ -2,6 +2,7 @@
 /* The caller's side of the recvmmsg ABI, native and i386: reading its timeout, mmsghdr entries
  * and iovecs in the kernel's order, and writing one datagram's results back in the order of
  * net/socket.c ____sys_recvmsg(). Every access goes through remote.c. */
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -210,7 +211,15 @@ int uabi_deliver(struct remote *r, const struct emu_call *c, const struct uabi_e
              (c->flags & MSG_CMSG_CLOEXEC);
     if (c->compat) {
         uint32_t cl = (uint32_t)co->used, len = (uint32_t)n;
+        uint32_t tail[3] = {cl, uflags, len};
 
+        /* msg_controllen, msg_flags and msg_len are adjacent: one write when none faults. */
+        static_assert(offsetof(struct compat_mmsghdr, msg_len) ==
+                          offsetof(struct compat_msghdr, msg_controllen) + 8,
+                      "compat_mmsghdr tail");
+        if (remote_write_whole(r, e->hdr + offsetof(struct compat_msghdr, msg_controllen), tail,
+                               sizeof(tail)) == 0)
+            return 0;
         err = remote_write(r, e->hdr + offsetof(struct compat_msghdr, msg_flags), &uflags, 4);
         if (err >= 0)
             err = remote_write(r, e->hdr + offsetof(struct compat_msghdr, msg_controllen), &cl, 4);
@@ -219,10 +228,23 @@ int uabi_deliver(struct remote *r, const struct emu_call *c, const struct uabi_e
     } else {
         uint64_t cl = co->used;
         uint32_t len = (uint32_t)n;
+        unsigned char tail[12];
 
-        err = remote_write(r, e->hdr + offsetof(struct native_msghdr, msg_flags), &uflags, 4);
-        if (err >= 0)
-            err = remote_write(r, e->hdr + offsetof(struct native_msghdr, msg_controllen), &cl, 8);
+        /* msg_controllen and msg_flags are adjacent (msg_len follows after padding the kernel
+         * never writes): one write for the two when neither faults. */
+        static_assert(offsetof(struct native_msghdr, msg_flags) ==
+                          offsetof(struct native_msghdr, msg_controllen) + 8,
+                      "native_msghdr tail");
+        memcpy(tail, &cl, 8);
+        memcpy(tail + 8, &uflags, 4);
+        err = remote_write_whole(r, e->hdr + offsetof(struct native_msghdr, msg_controllen), tail,
+                                 sizeof(tail));
+        if (err < 0) {
+            err = remote_write(r, e->hdr + offsetof(struct native_msghdr, msg_flags), &uflags, 4);
+            if (err >= 0)
+                err = remote_write(r, e->hdr + offsetof(struct native_msghdr, msg_controllen), &cl,
+                                   8);
+        }
         if (err >= 0)
             err = remote_write(r, e->hdr + offsetof(struct native_mmsghdr, msg_len), &len, 4);
     }

@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -133,6 +134,8 @@ enum fault {
     F_NONE,
     F_HDR_NOREAD,  /* header i on a PROT_NONE page */
     F_HDR_RO,      /* header i on a read-only page */
+    F_LEN_RO,      /* header i writable up to its msg_len, which starts a read-only page */
+    F_FLAGS_RO,    /* the same from its msg_flags on: the fields the kernel writes last */
     F_IOV_NOREAD,  /* msg_iov of entry i is PROT_NONE */
     F_IOV_PARTIAL, /* entry i has two iovecs, the second on a PROT_NONE page */
     F_PAYLOAD_RO,
@@ -803,12 +806,16 @@ static void build(const struct dc *c, int route, struct call *k)
     if (c->fault == F_HDR_NOREAD) {
         n_ent = c->fault_at < vlen ? c->fault_at : vlen;
         arr = before_guard(n_ent * stride, PROT_NONE);
-    } else if (c->fault == F_HDR_RO && c->fault_at < vlen) {
-        size_t lo = (c->fault_at * stride + PAGE - 1) / PAGE,
-               hi = ((vlen - c->fault_at) * stride + PAGE - 1) / PAGE;
+    } else if ((c->fault == F_HDR_RO || c->fault == F_LEN_RO || c->fault == F_FLAGS_RO) &&
+               c->fault_at < vlen) {
+        size_t split = c->fault == F_LEN_RO     ? offsetof(struct mmsghdr, msg_len)
+                       : c->fault == F_FLAGS_RO ? offsetof(struct mmsghdr, msg_hdr.msg_flags)
+                                                : 0;
+        size_t before = c->fault_at * stride + split;
+        size_t lo = (before + PAGE - 1) / PAGE, hi = (vlen * stride - before + PAGE - 1) / PAGE;
         char *m = map_pages(lo + hi);
 
-        arr = m + lo * PAGE - c->fault_at * stride;
+        arr = m + lo * PAGE - before;
         protect_later(m + lo * PAGE, hi * PAGE, PROT_READ);
     } else {
         /* Tight against a PROT_NONE page: reading past entry vlen-1 faults. */
@@ -934,7 +941,7 @@ static void build(const struct dc *c, int route, struct call *k)
         e->orig = k->mm[i];
         e->hash_before = ent_hash(k, i);
     }
-    if (c->fault == F_HDR_RO)
+    if (c->fault == F_HDR_RO || c->fault == F_LEN_RO || c->fault == F_FLAGS_RO)
         for (unsigned i = c->fault_at; i < n_ent; i++)
             k->e[i].accessible = true;
     /* timeout */
@@ -1565,6 +1572,14 @@ static void add_errors(void)
     add("badfd-vlen0", (struct dc){.sk = SK_BADFD, .vlen = 0});
     add("notsock", (struct dc){.sk = SK_PIPE, .vlen = 1});
     add("notsock-vlen0", (struct dc){.sk = SK_PIPE, .vlen = 0});
+    /* The fd is looked up before entry 0 is read: ENOTSOCK, not EFAULT, with or without the
+     * error queue; and a pending error comes before entry 0's EFAULT, except with it. */
+    add("notsock-hdr-noread", (struct dc){.sk = SK_PIPE, .vlen = 1, .fault = F_HDR_NOREAD});
+    add("notsock-errqueue-hdr-noread",
+        (struct dc){.sk = SK_PIPE, .vlen = 1, .flags = MSG_ERRQUEUE | DW, .fault = F_HDR_NOREAD});
+    add("refused-errqueue-hdr-noread",
+        (struct dc){
+            .sk = SK_REFUSED, .vlen = 2, .flags = MSG_ERRQUEUE | DW, .fault = F_HDR_NOREAD});
     add("refused-vlen1", (struct dc){.sk = SK_REFUSED, .vlen = 1});
     add("refused-vlen0", (struct dc){.sk = SK_REFUSED, .vlen = 0});
     add("refused-dontwait-vlen4", (struct dc){.sk = SK_REFUSED, .vlen = 4, .flags = DW});
@@ -1603,7 +1618,8 @@ static void add_errors(void)
               {"name-ro", F_NAME_RO},         {"name-none", F_NAME_NONE},
               {"ctl-ro", F_CTL_RO},           {"ctl-none", F_CTL_NONE},
               {"iovlen-big", F_IOVLEN_BIG},   {"iov-neglen", F_IOV_NEGLEN},
-              {"namelen-neg", F_NAMELEN_NEG}, {"second-iov-none", F_SECOND_IOV_NONE}};
+              {"namelen-neg", F_NAMELEN_NEG}, {"second-iov-none", F_SECOND_IOV_NONE},
+              {"len-ro", F_LEN_RO},           {"flags-ro", F_FLAGS_RO}};
     for (size_t a = 0; a < sizeof(fs) / sizeof(fs[0]); a++)
         for (unsigned at = 0; at < 3; at++) {
             char nm[64];
