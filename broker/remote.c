@@ -69,6 +69,17 @@ static int open_proc(pid_t tid, const char *name, int flags)
     return errno == ENOENT || errno == ESRCH ? -ESRCH : -errno;
 }
 
+/* Open @name in the /proc/<tid> directory @dirfd: the task of that directory's struct pid, or
+ * none (-ESRCH) once it has exited, whoever holds the number by then. */
+static int open_proc_at(int dirfd, const char *name, int flags)
+{
+    int fd = openat(dirfd, name, flags | O_CLOEXEC | O_NOCTTY);
+
+    if (fd >= 0)
+        return fd;
+    return errno == ENOENT || errno == ESRCH ? -ESRCH : -errno;
+}
+
 /* Read /proc/<tid>/@name by number: the caller must confirm with ID_VALID afterwards that the
  * tid still named its caller (a pending caller cannot have exited, so it held the tid). */
 static int read_proc(pid_t tid, const char *name, char *buf, size_t buf_len)
@@ -144,25 +155,66 @@ void remote_init(struct remote *r, int listener, uint64_t id, pid_t tid)
     r->tid = tid;
 }
 
+/* fs/proc/base.c mem_open() and fs/proc/task_mmu.c proc_maps_open() take the task's mm at
+ * open: later reads and writes go to that mm or fail, whoever holds the tid by then. */
+static int open_memory(struct remote *r, int dirfd)
+{
+    r->memfd = open_proc_at(dirfd, "mem", O_RDWR);
+    if (r->memfd < 0)
+        return r->memfd;
+    r->mapsfd = open_proc_at(dirfd, "maps", O_RDONLY);
+    return r->mapsfd < 0 ? r->mapsfd : 0;
+}
+
+static bool out_of_fds(int err)
+{
+    return err == -EMFILE || err == -ENFILE || err == -ENOMEM;
+}
+
+/* With the caller's thread's cached handles (handles.h): its memory opened through the cached
+ * /proc/<tid>, which fails if that thread has exited, so the number is still its own; then
+ * ID_VALID. Return: as remote_open(); -ESTALE: no usable entry, open from scratch. */
+static int open_cached(struct remote *r)
+{
+    int err;
+
+    if (!handles_get(r->tid, &r->cached))
+        return -ESTALE;
+    err = open_memory(r, r->cached.dirfd);
+    if (err < 0) {
+        bool stale = !out_of_fds(err);
+
+        handles_put(&r->cached, stale);
+        remote_close(r);
+        return stale ? -ESTALE : err;
+    }
+    r->pidfd = r->cached.pidfd;
+    r->pidfd_thread = r->cached.pidfd_thread;
+    /* The check that binds the memory opened above and the cached pidfd to the caller: the
+     * entry's thread was alive at the open, the call's thread held the number throughout. */
+    err = kernel_notif_id_valid(r->listener, r->id);
+    if (err < 0)
+        remote_close(r);
+    return err;
+}
+
 int remote_open(struct remote *r, int listener, uint64_t id, pid_t tid)
 {
+    cleanup_close int dirfd = -1;
     int err;
 
     remote_init(r, listener, id, tid);
     /* notif.pid is 0 when the caller is not visible in our pid namespace. */
     if (tid <= 0)
         return -ESRCH;
-    /* fs/proc/base.c mem_open() and fs/proc/task_mmu.c proc_maps_open() take the task's mm at
-     * open: later reads and writes go to that mm or fail, whoever holds the tid by then. */
-    r->memfd = open_proc(tid, "mem", O_RDWR);
-    err = r->memfd < 0 ? r->memfd : 0;
-    if (err >= 0) {
-        r->mapsfd = open_proc(tid, "maps", O_RDONLY);
-        err = r->mapsfd < 0 ? r->mapsfd : 0;
-    }
+    err = open_cached(r);
+    if (err != -ESTALE)
+        goto out;
+    dirfd = open_proc(tid, "", O_PATH | O_DIRECTORY);
+    err = dirfd < 0 ? dirfd : open_memory(r, dirfd);
     if (err >= 0)
         err = open_pidfd(r);
-    if (err < 0 && err != -EMFILE && err != -ENFILE && err != -ENOMEM)
+    if (err < 0 && !out_of_fds(err))
         err = -ESRCH;
     if (err == -ESRCH && kernel_notif_id_valid(listener, id) == -ENOENT)
         err = -ENOENT; /* the caller died since RECV: a call that is gone, not a failure */
@@ -171,8 +223,16 @@ int remote_open(struct remote *r, int listener, uint64_t id, pid_t tid)
          * cannot have exited, so it held the tid throughout. */
         err = kernel_notif_id_valid(listener, id);
     }
-    if (err < 0)
+    if (err < 0) {
         remote_close(r);
+        goto out;
+    }
+    /* Kept for the thread's next call: the directory and the pidfd go to the cache. */
+    if (handles_add(tid, dirfd, r->pidfd, r->pidfd_thread, &r->cached))
+        dirfd = -1;
+out:
+    if (out_of_fds(err))
+        handles_flush(); /* make room for the next call */
     return err;
 }
 
@@ -186,6 +246,10 @@ void remote_open_memory(struct remote *r, int memfd)
 void remote_close(struct remote *r)
 {
     /* Nothing to do about a failed close of any of these. */
+    if (r->cached.entry) {
+        r->pidfd = -1; /* the cache's */
+        handles_put(&r->cached, false);
+    }
     if (r->pidfd >= 0)
         (void)close(r->pidfd);
     if (r->mapsfd >= 0)

@@ -15,6 +15,8 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "handles.h"
+
 #define REMOTE_COMM_MAX 16
 #define REMOTE_EXE_MAX 4096
 #define REMOTE_VMA_CACHE 8
@@ -40,6 +42,7 @@ struct remote {
     int pidfd;     /* the caller's thread (PIDFD_THREAD), else its thread group; -1 */
     int statusfd;  /* /proc/<tid>/status, bound by an ID_VALID after its open; -1: not yet */
     bool pidfd_thread;
+    struct handles_ref cached; /* .entry: pidfd is the cache's (handles.h), not to be closed */
     /* Mappings seen during this notification: copy_{from,to}_user faults on a page the caller
      * cannot read or write, while /proc/<tid>/mem forces access (FOLL_FORCE); these say where. */
     struct remote_vma vmas[REMOTE_VMA_CACHE];

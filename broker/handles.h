@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* Handles on a caller thread kept from one notification to the next: an O_PATH fd of
+ * /proc/<tid> and the pidfd through which its fds are reached. Both are bound to the thread's
+ * struct pid, never to its number, and neither captures an address space: /proc/<tid>/mem and
+ * maps, which do (an exec changes the mm under a live tid), stay per notification.
+ *
+ * A cached entry is only ever used like this (remote_open()): after NOTIF_RECV, open
+ * /proc/<tid>/mem through the cached dirfd (that fails unless the entry's struct pid still has
+ * a task, so the number is still its own), then ID_VALID (the call's thread held the number
+ * throughout). Together they prove the entry's struct pid is the caller's, so its pidfd is too
+ * (docs/emulation.md, "Only ever the caller"). An entry whose open fails is dropped.
+ *
+ * Thread-safe. At most HANDLES_MAX entries, and no more than RLIMIT_NOFILE / 16 (two fds
+ * each); the least recently used idle entry makes room, and when none is idle the handles are
+ * simply not kept. */
+#define HANDLES_MAX 256
+
+struct handles_entry;
+
+/* A use of cached handles: not to be closed; released with handles_put(). */
+struct handles_ref {
+    struct handles_entry *entry; /* NULL: nothing cached */
+    int dirfd, pidfd;
+    bool pidfd_thread;
+};
+
+/* Look up @tid's handles. Return: true and @ret filled (the entry is held until handles_put());
+ * false, nothing cached. */
+bool handles_get(pid_t tid, struct handles_ref *ret);
+
+/* Release a use. @stale: opening through the dirfd failed; the entry is dropped (its fds are
+ * closed once no one uses them). */
+void handles_put(struct handles_ref *ref, bool stale);
+
+/* Keep @dirfd and @pidfd, just bound to @tid's caller by an ID_VALID. Return: true, the cache
+ * owns them and @ret holds a use; false, they stay the caller's (nothing is kept). */
+bool handles_add(pid_t tid, int dirfd, int pidfd, bool pidfd_thread, struct handles_ref *ret);
+
+/* Close every idle entry (out of fds: make room). */
+void handles_flush(void);
