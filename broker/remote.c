@@ -23,8 +23,33 @@
 /* The x86_64 user address space ends below 2^57 even with 5-level paging; /proc/<tid>/mem
  * takes the address as a signed file offset. */
 #define USER_ADDR_END (1ull << 57)
+#define REMOTE_PAGE 4096ull /* x86 */
 
 static int probe_pidfd_thread = -1, probe_procmap_query = -1;
+
+/* The last small read of this thread, widened to what follows it in the same mapping: the
+ * next header or iovec array is usually right there (an mmsghdr array, its iovecs after it), so
+ * one pread serves several of the kernel's reads. Valid for one remote_open() (@gen) until this
+ * thread writes to a caller or lets it run (remote_forget_mappings()): the kernel's later reads
+ * see its own earlier writes, and so do ours. */
+static __thread struct {
+    uint64_t gen; /* 0: empty */
+    uint64_t addr;
+    size_t len;
+    unsigned char buf[REMOTE_WINDOW];
+} window;
+
+static uint64_t open_gen(void)
+{
+    static uint64_t gen;
+
+    return __atomic_add_fetch(&gen, 1, __ATOMIC_RELAXED);
+}
+
+static void window_drop(void)
+{
+    window.gen = 0;
+}
 
 bool remote_have_pidfd_thread(void)
 {
@@ -207,6 +232,7 @@ int remote_open(struct remote *r, int listener, uint64_t id, pid_t tid)
     /* notif.pid is 0 when the caller is not visible in our pid namespace. */
     if (tid <= 0)
         return -ESRCH;
+    r->gen = open_gen();
     err = open_cached(r);
     if (err != -ESTALE)
         goto out;
@@ -480,6 +506,7 @@ static int vma_find(struct remote *r, uint64_t addr, struct remote_vma *ret)
 
 void remote_forget_mappings(struct remote *r)
 {
+    window_drop();
     free(r->maps);
     free(r->maps_buf);
     r->maps = NULL;
@@ -511,17 +538,53 @@ static size_t accessible(struct remote *r, uint64_t addr, size_t len, bool write
     return ok;
 }
 
+/* Readable bytes from @addr on within mappings already looked up (no new query), up to @max. */
+static size_t known_readable(const struct remote *r, uint64_t addr, size_t max)
+{
+    for (unsigned i = 0; i < r->n_vmas; i++) {
+        const struct remote_vma *v = &r->vmas[i];
+
+        if (addr >= v->start && addr < v->end && v->readable)
+            return v->end - addr < max ? (size_t)(v->end - addr) : max;
+    }
+    return 0;
+}
+
 int remote_read(struct remote *r, uint64_t addr, void *buf, size_t len)
 {
+    size_t want;
     ssize_t n;
 
     if (len == 0)
         return 0;
+    if (r->gen && window.gen == r->gen && addr >= window.addr && addr - window.addr <= window.len &&
+        len <= window.len - (addr - window.addr)) {
+        memcpy(buf, window.buf + (addr - window.addr), len);
+        return 0;
+    }
     if (accessible(r, addr, len, false) < len)
         return -EFAULT;
-    n = pread(r->memfd, buf, len, (off_t)addr);
-    /* A short read is an unmapped page (or the caller's mm is gone): copy_from_user fails. */
-    return n == (ssize_t)len ? 0 : -EFAULT;
+    /* Never past the page: a page the kernel would not touch is not touched (it could be
+     * a file's, not yet read, or behind userfaultfd). */
+    want = REMOTE_WINDOW;
+    if (want > REMOTE_PAGE - (addr & (REMOTE_PAGE - 1)))
+        want = REMOTE_PAGE - (addr & (REMOTE_PAGE - 1));
+    want = r->gen && len <= want ? known_readable(r, addr, want) : 0;
+    if (want < len) {
+        n = pread(r->memfd, buf, len, (off_t)addr);
+        /* A short read is an unmapped page (or the caller's mm is gone): copy_from_user
+         * fails. */
+        return n == (ssize_t)len ? 0 : -EFAULT;
+    }
+    window_drop();
+    n = pread(r->memfd, window.buf, want, (off_t)addr);
+    if (n < (ssize_t)len)
+        return -EFAULT;
+    window.gen = r->gen;
+    window.addr = addr;
+    window.len = (size_t)n;
+    memcpy(buf, window.buf, len);
+    return 0;
 }
 
 int remote_write(struct remote *r, uint64_t addr, const void *buf, size_t len)
@@ -531,6 +594,7 @@ int remote_write(struct remote *r, uint64_t addr, const void *buf, size_t len)
 
     if (len == 0)
         return 0;
+    window_drop();
     ok = accessible(r, addr, len, true);
     if (ok == 0)
         return -EFAULT;
@@ -542,6 +606,7 @@ int remote_write_whole(struct remote *r, uint64_t addr, const void *buf, size_t 
 {
     if (len == 0)
         return 0;
+    window_drop();
     if (accessible(r, addr, len, true) < len)
         return -EFAULT;
     return pwrite(r->memfd, buf, len, (off_t)addr) == (ssize_t)len ? 0 : -EFAULT;

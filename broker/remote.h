@@ -25,6 +25,8 @@
  * lookup instead. Lines are read in pieces of REMOTE_MAPS_BUF bytes. */
 #define REMOTE_MAPS_MAX 8192
 #define REMOTE_MAPS_BUF 8192
+/* remote_read() reads up to this much at once, for the reads that follow (remote.c). */
+#define REMOTE_WINDOW 256
 
 /* One mapping of the caller, as far as faults are concerned. */
 struct remote_vma {
@@ -43,6 +45,7 @@ struct remote {
     int statusfd;  /* /proc/<tid>/status, bound by an ID_VALID after its open; -1: not yet */
     bool pidfd_thread;
     struct handles_ref cached; /* .entry: pidfd is the cache's (handles.h), not to be closed */
+    uint64_t gen;              /* this opening, for remote_read()'s window; 0: none */
     /* Mappings seen during this notification: copy_{from,to}_user faults on a page the caller
      * cannot read or write, while /proc/<tid>/mem forces access (FOLL_FORCE); these say where. */
     struct remote_vma vmas[REMOTE_VMA_CACHE];
