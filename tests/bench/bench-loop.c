@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,13 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+    return (x > y) - (x < y);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -96,12 +104,32 @@ struct counts {
 
 struct state {
     int fd;
+    /* Every timed call's own latency (ns), over all runs, for the percentiles. */
+    uint32_t *lat;
+    size_t n_lat, cap_lat;
     struct mmsghdr msg;
     struct iovec iov;
     char buf[64];
     int queued; /* datagrams we know to be in the receive queue */
     struct counts c;
 };
+
+/* The @q-quantile (0..1) of the recorded latencies, less @minus (the clock pair in queued mode). */
+static double quantile(struct state *s, double q, double minus)
+{
+    size_t i;
+
+    if (s->n_lat == 0)
+        return 0;
+    i = (size_t)(q * (double)(s->n_lat - 1) + 0.5);
+    return (double)s->lat[i] - minus;
+}
+
+static void record(struct state *s, uint64_t ns)
+{
+    if (s->n_lat < s->cap_lat)
+        s->lat[s->n_lat++] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
+}
 
 static void account(struct state *s, long r)
 {
@@ -116,20 +144,28 @@ static void account(struct state *s, long r)
     }
 }
 
-/* Empty queue: one clock pair around n calls. */
-static double run_empty(struct state *s, unsigned long n)
+/* Empty queue: one clock pair around n calls for the mean; each call's latency is the time
+ * between two successive clock reads (the read itself included, ~20 ns with the vDSO). */
+static double run_empty(struct state *s, unsigned long n, bool timed)
 {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = now_ns(), prev = t0;
 
-    for (unsigned long i = 0; i < n; i++)
+    for (unsigned long i = 0; i < n; i++) {
+        uint64_t t;
+
         account(s, raw_recvmmsg(s->fd, &s->msg, 1, 0));
-    return (double)(now_ns() - t0) / (double)n;
+        t = now_ns();
+        if (timed)
+            record(s, t - prev);
+        prev = t;
+    }
+    return (double)(prev - t0) / (double)n;
 }
 
 /* One datagram queued before every call: send it (untimed) when the last call consumed it, then
  * time the call alone; the clock pair's own cost is subtracted by the caller. Deny/errno cases
  * leave the datagram queued, so the queue holds exactly one datagram at every timed call. */
-static double run_queued(struct state *s, unsigned long n)
+static double run_queued(struct state *s, unsigned long n, bool timed)
 {
     uint64_t sum = 0;
 
@@ -148,6 +184,8 @@ static double run_queued(struct state *s, unsigned long n)
         r = raw_recvmmsg(s->fd, &s->msg, 1, 0);
         t1 = now_ns();
         sum += t1 - t0;
+        if (timed)
+            record(s, t1 - t0);
         account(s, r);
     }
     return (double)sum / (double)n;
@@ -253,10 +291,17 @@ int main(int argc, char **argv)
 
     /* Warm-up: fault in code and data, let the supervisor start its threads. */
     if (warmup)
-        (void)(queued_mode ? run_queued(&s, warmup) : run_empty(&s, warmup)); /* untimed */
+        (void)(queued_mode ? run_queued(&s, warmup, false)
+                           : run_empty(&s, warmup, false)); /* untimed */
     s.c = (struct counts){0};
+    s.cap_lat = calls * runs;
+    s.lat = malloc(s.cap_lat * sizeof(*s.lat));
+    if (!s.lat) {
+        fprintf(stderr, "bench-loop: out of memory\n");
+        return 1;
+    }
     for (unsigned r = 0; r < runs; r++) {
-        per_run[r] = queued_mode ? run_queued(&s, calls) : run_empty(&s, calls);
+        per_run[r] = queued_mode ? run_queued(&s, calls, true) : run_empty(&s, calls, true);
         if (queued_mode)
             clk[r] = clock_pair_ns(calls < 20000 ? 20000 : calls);
     }
@@ -266,10 +311,13 @@ int main(int argc, char **argv)
             per_run[r] -= clock_ns;
     }
     med = median(per_run, runs); /* sorts per_run: [0] is min, [runs-1] max */
+    qsort(s.lat, s.n_lat, sizeof(*s.lat), cmp_u32);
     printf("route=%d entry=%s mode=%s seccomp=%d calls=%lu runs=%u median_ns=%.1f min_ns=%.1f "
-           "max_ns=%.1f clock_ns=%.1f ok=%lu eagain=%lu other=%lu other_ret=%ld cpu=%d\n",
+           "max_ns=%.1f clock_ns=%.1f ok=%lu eagain=%lu other=%lu other_ret=%ld cpu=%d "
+           "p50_ns=%.1f p99_ns=%.1f\n",
            ROUTE, entry, queued_mode ? "queued" : "empty", progs_seccomp_mode(), calls, runs, med,
            per_run[0], per_run[runs - 1], clock_ns, s.c.ok, s.c.eagain, s.c.other, s.c.other_ret,
-           sched_getcpu());
+           sched_getcpu(), quantile(&s, 0.50, clock_ns), quantile(&s, 0.99, clock_ns));
+    free(s.lat);
     return 0;
 }

@@ -98,6 +98,7 @@ struct result {
     bool done;
     bool sane;
     double ns, min_ns, max_ns, clock_ns, wall_s;
+    double p50_ns, p99_ns; /* of every timed call of every run */
     unsigned long calls, ok, eagain, other;
     int seccomp;
 };
@@ -108,6 +109,7 @@ static char policy_path[N_KINDS][96];
 static cpu_set_t set_pinned, set_free;
 static int pinned_cpu = -1, split_cpu = -1;
 static const char *mmsgate_bin = MMSG_BENCH_MMSGATE;
+static char *busy_poll; /* --busy-poll US for the mmsgate rows; NULL: mmsgate's default */
 
 static double now_s(void)
 {
@@ -264,8 +266,15 @@ static void noreturn_child(enum kind k, int out, int sock, char **loop_argv)
     case K_MM_KALLOW:
     case K_MM_KDENY: {
         static char a0[] = "mmsgate", a1[] = "run", a2[] = "--policy", a4[] = "--";
-        char *argv[32] = {a0, a1, a2, policy_path[k], a4};
-        unsigned i = 5;
+        static char bp[] = "--busy-poll";
+        char *argv[32] = {a0, a1, a2, policy_path[k]};
+        unsigned i = 4;
+
+        if (busy_poll) {
+            argv[i++] = bp;
+            argv[i++] = busy_poll;
+        }
+        argv[i++] = a4;
 
         for (char **a = loop_argv; *a && i < 31; a++)
             argv[i++] = *a;
@@ -291,6 +300,9 @@ static int parse(const char *out, struct result *res)
     if (sscanf(q, "median_ns=%lf min_ns=%lf max_ns=%lf clock_ns=%lf ok=%lu eagain=%lu other=%lu",
                &res->ns, &res->min_ns, &res->max_ns, &res->clock_ns, &res->ok, &res->eagain,
                &res->other) != 7)
+        return -EBADMSG;
+    q = strstr(out, "p50_ns=");
+    if (!q || sscanf(q, "p50_ns=%lf p99_ns=%lf", &res->p50_ns, &res->p99_ns) != 2)
         return -EBADMSG;
     return 0;
 }
@@ -407,8 +419,9 @@ static void ratio(char *buf, size_t size, const struct result *num, const struct
 
 static void print_table(unsigned runs)
 {
-    printf("\n%-29s %-10s %-6s %-6s %6s %10s %8s %8s %8s %8s  %s\n", "case", "route", "queue",
-           "cpu", "calls", "ns/call", "min-max%", "x bare", "x errno", "x minsup", "check");
+    printf("\n%-29s %-10s %-6s %-6s %6s %10s %8s %8s %8s %8s %8s %8s %7s  %s\n", "case", "route",
+           "queue", "cpu", "calls", "ns/call", "min-max%", "x bare", "x errno", "x minsup", "p50",
+           "p99", "p99/p50", "check");
     for (int rt = 0; rt < N_ROUTES; rt++) {
         static const char *const rname[N_ROUTES] = {"299", "337/int80", "337/vdso"};
 
@@ -427,9 +440,12 @@ static void print_table(unsigned runs)
                           &results[rt][m][K_MIN_SYNC][k == K_BARE || k == K_ERRNO ? P_PINNED : pl]);
                     snprintf(spread, sizeof(spread), "%.0f%%",
                              res->ns > 0 ? 100.0 * (res->max_ns - res->min_ns) / res->ns : 0.0);
-                    printf("%-29s %-10s %-6s %-6s %6lu %10.0f %8s %8s %8s %8s  %s\n", kind_name[k],
-                           rname[rt], mode_name[m], place_name[pl], res->calls, res->ns, spread, b,
-                           e, s, res->sane ? "ok" : "UNEXPECTED RESULT (see stderr)");
+                    printf("%-29s %-10s %-6s %-6s %6lu %10.0f %8s %8s %8s %8s %8.0f %8.0f %6.1fx  "
+                           "%s\n",
+                           kind_name[k], rname[rt], mode_name[m], place_name[pl], res->calls,
+                           res->ns, spread, b, e, s, res->p50_ns, res->p99_ns,
+                           res->p50_ns > 0 ? res->p99_ns / res->p50_ns : 0.0,
+                           res->sane ? "ok" : "UNEXPECTED RESULT (see stderr)");
                     if (!res->sane)
                         fprintf(stderr,
                                 "bench: %s %s %s %s: seccomp=%d ok=%lu eagain=%lu other=%lu "
@@ -446,22 +462,18 @@ static void print_table(unsigned runs)
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: bench [--calls N] [--free-calls N] [--runs R] [--cpu C] [--mmsgate PATH]\n"
-               "             [--loop64 PATH] [--loop32 PATH]\n"
+               "             [--busy-poll US] [--loop64 PATH] [--loop32 PATH]\n"
                "Prints ns per recvmmsg call, bare and under each kind of seccomp supervision.\n");
 }
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"calls", required_argument, NULL, 'n'},
-        {"free-calls", required_argument, NULL, 'f'},
-        {"runs", required_argument, NULL, 'r'},
-        {"cpu", required_argument, NULL, 'c'},
-        {"mmsgate", required_argument, NULL, 'm'},
-        {"loop64", required_argument, NULL, '6'},
-        {"loop32", required_argument, NULL, '3'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"calls", required_argument, NULL, 'n'},   {"free-calls", required_argument, NULL, 'f'},
+        {"runs", required_argument, NULL, 'r'},    {"cpu", required_argument, NULL, 'c'},
+        {"mmsgate", required_argument, NULL, 'm'}, {"busy-poll", required_argument, NULL, 'b'},
+        {"loop64", required_argument, NULL, '6'},  {"loop32", required_argument, NULL, '3'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     struct route routes[N_ROUTES] = {
         [R_64] = {"299", MMSG_BENCH_LOOP64, "syscall"},
@@ -492,6 +504,9 @@ int main(int argc, char **argv)
             break;
         case 'm':
             mmsgate_bin = optarg;
+            break;
+        case 'b':
+            busy_poll = optarg;
             break;
         case '6':
             routes[R_64].loop = optarg;
@@ -567,6 +582,8 @@ int main(int argc, char **argv)
            pinned_cpu, pinned_cpu, split_cpu, CPU_COUNT(&set_free), pinned_cpu);
     printf("filters: %u BPF insns (notify), %u (errno), built like broker/filter.c\n",
            prog_notify.len, prog_errno.len);
+    printf("mmsgate rows: %s%s\n", busy_poll ? "--busy-poll " : "default options",
+           busy_poll ? busy_poll : "");
     fflush(stdout);
 
     for (int rt = 0; rt < N_ROUTES; rt++) {
