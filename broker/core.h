@@ -92,6 +92,13 @@ struct serve_state {
     int result;
 };
 
+/* The loop's adaptive busy-poll (--busy-poll): its budget and the recent gaps between calls. */
+struct busy_poll {
+    uint64_t budget_ns; /* 0: off */
+    uint64_t gap_ns;    /* moving average of the time the loop waited for its next event */
+    uint64_t spins, spin_hits;
+};
+
 struct mmsg_broker {
     struct policy_store *store; /* borrowed (options), or owned when own_store */
     bool own_store;
@@ -119,6 +126,7 @@ struct mmsg_broker {
     bool handed_over;       /* the agent gave every listener to a newer agent */
     struct inline_state in;
     struct serve_state serve;
+    struct busy_poll busy;
 };
 
 #define MAX_JOBS 4096

@@ -63,6 +63,9 @@ static void help_options(FILE *f)
         "                       (mmsgate-containers(7)); --policy is the default\n"
         "  -w, --workers N      threads for calls needing the caller (default 256, max 1024;\n"
         "                       a process may hold a quarter of them)\n"
+        "      --busy-poll USEC wait up to USEC microseconds (0..1000, default 0: off) for the\n"
+        "                       next call without sleeping, while calls come that often: no\n"
+        "                       wake-up latency for busy services, at the cost of CPU\n"
         "  -v, --verbose        more diagnostics on stderr (twice: debug)\n"
         "  -h, --help           show this help\n",
         f);
@@ -418,6 +421,7 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
         {"socket", required_argument, NULL, 'S'},
         {"policy-dir", required_argument, NULL, 'P'},
         {"workers", required_argument, NULL, 'w'},
+        {"busy-poll", required_argument, NULL, 'B'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"complain", no_argument, NULL, 'C'}, /* ops_option() */
@@ -463,6 +467,12 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
         case 'w':
             if (parse_uint(optarg, 1024, &a->bo.max_workers) < 0 || a->bo.max_workers == 0) {
                 log_error("invalid --workers \"%s\" (1..1024)", optarg);
+                return -EINVAL;
+            }
+            break;
+        case 'B':
+            if (parse_uint(optarg, 1000, &a->bo.busy_poll_us) < 0) {
+                log_error("invalid --busy-poll \"%s\" (0..1000 microseconds)", optarg);
                 return -EINVAL;
             }
             break;

@@ -29,6 +29,8 @@ struct mmsg_broker_options {
     const char *audit_path;           /* NULL: no audit; "-": stderr; else appended to */
     bool audit_all;                   /* audit every decision, not just audited rules */
     unsigned max_workers;             /* threads for emulations; 0: MMSG_DEFAULT_WORKERS */
+    unsigned busy_poll_us;            /* spin this long for the next call while calls come
+                                       * that often (loop.c); 0: never, sleep at once */
     bool complain;                    /* decide and audit every call, enforce none (--complain) */
     struct policy_store *store;       /* borrowed; NULL: @policy only (or the built-in one);
                                        * reloaded on MMSG_SIGNAL_RELOAD (and SIGHUP for serve

@@ -207,3 +207,70 @@ Test(operate, reload_under_load_switches_policy_and_reopens_audit, .timeout = 90
     free(policy_path);
     free(audit_path);
 }
+
+/* "busy-poll: spun N times, M found a call" from a run at -v. */
+static void busy_counts(const struct h_run *r, unsigned long *spins, unsigned long *hits)
+{
+    const char *line = strstr(r->err, "busy-poll: spun ");
+
+    cr_assert(ne(ptr, line, NULL), "err: %s", r->err);
+    cr_assert(eq(int, sscanf(line, "busy-poll: spun %lu times, %lu found a call", spins, hits), 2));
+}
+
+/* --busy-poll: a caller making calls back to back finds the broker still polling (the counters
+ * it prints at -v), and every call is still answered as the policy says. */
+Test(operate, busy_poll_serves_back_to_back_calls, .timeout = 60)
+{
+    char *policy_path = h_temp_file(deny_policy);
+    const char *argv[] = {"mmsgate",   "run",         "-v", "--busy-poll",
+                          "1000",      "--policy",    NULL, "--audit",
+                          "/dev/null", "--audit-all", "--", h_prog("spin-denied64"),
+                          "0.3",       NULL};
+    unsigned long spins = 0, hits = 0;
+    struct h_run r;
+    struct spin s;
+
+    cr_assert(ne(ptr, policy_path, NULL));
+    argv[6] = policy_path;
+    cr_assert(eq(int, h_cli(&r, argv, 30000), 0), "err: %s", r.err);
+    s = spin_result(&r);
+    busy_counts(&r, &spins, &hits);
+    fprintf(stderr, "operate: busy-poll, back to back: %lu calls, spun %lu, found %lu\n", s.calls,
+            spins, hits);
+    cr_expect(gt(u64, s.calls, 100));
+    cr_expect(eq(u64, s.eperm, s.calls), "every call decided by the policy: %lu of %lu", s.eperm,
+              s.calls);
+    cr_expect(gt(u64, hits, 0), "spun %lu times, found %lu", spins, hits);
+    h_run_done(&r);
+    unlink(policy_path);
+    free(policy_path);
+}
+
+/* --busy-poll spins only while calls come more often than its budget: calls 5 ms apart (each a
+ * new process) against a 1 ms budget never make it spin, where polling after every call would
+ * burn a millisecond each time. */
+Test(operate, busy_poll_never_spins_for_sparse_calls, .timeout = 60)
+{
+    char *policy_path = h_temp_file(deny_policy);
+    char script[512];
+    const char *argv[] = {"mmsgate",  "run", "-v",      "--busy-poll", "1000",
+                          "--policy", NULL,  "--audit", "/dev/null",   "--audit-all",
+                          "--",       "sh",  "-c",      NULL,          NULL};
+    unsigned long spins = 0, hits = 0;
+    struct h_run r;
+
+    cr_assert(ne(ptr, policy_path, NULL));
+    (void)snprintf(script, sizeof(script),
+                   "i=0; while [ $i -lt 40 ]; do %s 0 || exit 1; sleep 0.005; i=$((i+1)); done",
+                   h_prog("spin-denied64"));
+    argv[6] = policy_path;
+    argv[13] = script;
+    cr_assert(eq(int, h_cli(&r, argv, 60000), 0), "err: %s", r.err);
+    cr_expect(eq(sz, h_count_lines(r.out, "calls 1 eperm 1 other 0"), 40), "out: %s", r.out);
+    busy_counts(&r, &spins, &hits);
+    fprintf(stderr, "operate: busy-poll, 5 ms apart: spun %lu, found %lu\n", spins, hits);
+    cr_expect(le(u64, spins, 4), "spun %lu times for 40 calls 5 ms apart", spins);
+    h_run_done(&r);
+    unlink(policy_path);
+    free(policy_path);
+}
