@@ -27,17 +27,23 @@
 
 static int probe_pidfd_thread = -1, probe_procmap_query = -1;
 
-/* The last small read of this thread, widened to what follows it in the same mapping: the
- * next header or iovec array is usually right there (an mmsghdr array, its iovecs after it), so
- * one pread serves several of the kernel's reads. Valid for one remote_open() (@gen) until this
- * thread writes to a caller or lets it run (remote_forget_mappings()): the kernel's later reads
- * see its own earlier writes, and so do ours. */
-static __thread struct {
+/* This thread's last few small reads, each widened to what follows it in its page: the next
+ * header, or the next iovecs, is usually right there (an mmsghdr array, an iovec array), so one
+ * pread serves several of the kernel's reads. Valid for one remote_open() (@gen) until the
+ * caller may have run (remote_forget_mappings(): after a wait), and kept coherent with our own
+ * writes, which are copied in: the kernel's later reads see its earlier writes, and so do ours
+ * (move_addr_to_user() reading msg_namelen again, a header an earlier datagram overwrote). */
+#define REMOTE_WINDOWS 4
+
+struct window {
     uint64_t gen; /* 0: empty */
-    uint64_t addr;
+    uint64_t addr, last_use;
     size_t len;
     unsigned char buf[REMOTE_WINDOW];
-} window;
+};
+
+static __thread struct window windows[REMOTE_WINDOWS];
+static __thread uint64_t window_clock;
 
 static uint64_t open_gen(void)
 {
@@ -48,7 +54,53 @@ static uint64_t open_gen(void)
 
 static void window_drop(void)
 {
-    window.gen = 0;
+    for (int i = 0; i < REMOTE_WINDOWS; i++)
+        windows[i].gen = 0;
+}
+
+/* The window of this opening holding all of [@addr, @addr + @len), or NULL. */
+static struct window *window_find(const struct remote *r, uint64_t addr, size_t len)
+{
+    for (int i = 0; r->gen && i < REMOTE_WINDOWS; i++) {
+        struct window *w = &windows[i];
+
+        if (w->gen == r->gen && addr >= w->addr && addr - w->addr <= w->len &&
+            len <= w->len - (addr - w->addr))
+            return w;
+    }
+    return NULL;
+}
+
+/* A slot for a new window: an empty or stale one, else the least recently used. */
+static struct window *window_victim(const struct remote *r)
+{
+    struct window *v = &windows[0];
+
+    for (int i = 0; i < REMOTE_WINDOWS; i++) {
+        struct window *w = &windows[i];
+
+        if (w->gen != r->gen)
+            return w;
+        if (w->last_use < v->last_use)
+            v = w;
+    }
+    return v;
+}
+
+/* @n bytes of @buf were just written at @addr in the caller: the windows show them too. */
+static void window_update(const struct remote *r, uint64_t addr, const void *buf, size_t n)
+{
+    for (int i = 0; r->gen && i < REMOTE_WINDOWS; i++) {
+        struct window *w = &windows[i];
+        uint64_t lo, hi;
+
+        if (w->gen != r->gen)
+            continue;
+        lo = addr > w->addr ? addr : w->addr;
+        hi = addr + n < w->addr + w->len ? addr + n : w->addr + w->len;
+        if (lo < hi)
+            memcpy(w->buf + (lo - w->addr), (const char *)buf + (lo - addr), hi - lo);
+    }
 }
 
 bool remote_have_pidfd_thread(void)
@@ -552,14 +604,16 @@ static size_t known_readable(const struct remote *r, uint64_t addr, size_t max)
 
 int remote_read(struct remote *r, uint64_t addr, void *buf, size_t len)
 {
+    struct window *w;
     size_t want;
     ssize_t n;
 
     if (len == 0)
         return 0;
-    if (r->gen && window.gen == r->gen && addr >= window.addr && addr - window.addr <= window.len &&
-        len <= window.len - (addr - window.addr)) {
-        memcpy(buf, window.buf + (addr - window.addr), len);
+    w = window_find(r, addr, len);
+    if (w) {
+        w->last_use = ++window_clock;
+        memcpy(buf, w->buf + (addr - w->addr), len);
         return 0;
     }
     if (accessible(r, addr, len, false) < len)
@@ -576,14 +630,16 @@ int remote_read(struct remote *r, uint64_t addr, void *buf, size_t len)
          * fails. */
         return n == (ssize_t)len ? 0 : -EFAULT;
     }
-    window_drop();
-    n = pread(r->memfd, window.buf, want, (off_t)addr);
+    w = window_victim(r);
+    w->gen = 0;
+    n = pread(r->memfd, w->buf, want, (off_t)addr);
     if (n < (ssize_t)len)
         return -EFAULT;
-    window.gen = r->gen;
-    window.addr = addr;
-    window.len = (size_t)n;
-    memcpy(buf, window.buf, len);
+    w->gen = r->gen; /* not a compound literal: that would clear the bytes just read */
+    w->addr = addr;
+    w->last_use = ++window_clock;
+    w->len = (size_t)n;
+    memcpy(buf, w->buf, len);
     return 0;
 }
 
@@ -594,22 +650,27 @@ int remote_write(struct remote *r, uint64_t addr, const void *buf, size_t len)
 
     if (len == 0)
         return 0;
-    window_drop();
     ok = accessible(r, addr, len, true);
     if (ok == 0)
         return -EFAULT;
     n = pwrite(r->memfd, buf, ok, (off_t)addr);
+    if (n > 0)
+        window_update(r, addr, buf, (size_t)n);
     return n == (ssize_t)len ? 0 : -EFAULT;
 }
 
 int remote_write_whole(struct remote *r, uint64_t addr, const void *buf, size_t len)
 {
+    ssize_t n;
+
     if (len == 0)
         return 0;
-    window_drop();
     if (accessible(r, addr, len, true) < len)
         return -EFAULT;
-    return pwrite(r->memfd, buf, len, (off_t)addr) == (ssize_t)len ? 0 : -EFAULT;
+    n = pwrite(r->memfd, buf, len, (off_t)addr);
+    if (n > 0)
+        window_update(r, addr, buf, (size_t)n);
+    return n == (ssize_t)len ? 0 : -EFAULT;
 }
 
 int remote_writev(struct remote *r, const void *buf, size_t len, const struct iovec *riov,

@@ -26,7 +26,7 @@
 #define REMOTE_MAPS_MAX 8192
 #define REMOTE_MAPS_BUF 8192
 /* remote_read() reads up to this much at once, for the reads that follow (remote.c). */
-#define REMOTE_WINDOW 256
+#define REMOTE_WINDOW 512
 
 /* One mapping of the caller, as far as faults are concerned. */
 struct remote_vma {
