@@ -450,8 +450,12 @@ static int decode_entry(struct remote *r, const struct emu_call *c, struct emu_r
     /* Entries after the first are peeked, written to the caller and only then taken: a fault
      * writing them must leave EFAULT on the socket (docs/recvmmsg-compat.md rules 14-15), which the
      * take can do (mirror_recv()) only while the datagram is still queued. Not with the caller's
-     * own MSG_PEEK (nothing is taken anyway) nor with SO_PEEK_OFF (peeking moves it). */
-    x->use_peek = k > 0 && !(run->flags & MSG_PEEK) && run_peek_ok(run);
+     * own MSG_PEEK (nothing is taken anyway) nor with SO_PEEK_OFF (peeking moves it). Nor
+     * when no write of this entry can fault (every page it may write is writable): the
+     * datagram is then taken at once, one receipt instead of two (docs/emulation.md,
+     * deliberate difference 9). */
+    x->use_peek = k > 0 && !(run->flags & MSG_PEEK) && !uabi_entry_writable(r, c, &x->e, s->riov) &&
+                  run_peek_ok(run);
     if (x->use_peek) {
         err = run_stat(run);
         if (err < 0)

@@ -659,6 +659,11 @@ int remote_write(struct remote *r, uint64_t addr, const void *buf, size_t len)
     return n == (ssize_t)len ? 0 : -EFAULT;
 }
 
+bool remote_writable(struct remote *r, uint64_t addr, size_t len)
+{
+    return len == 0 || accessible(r, addr, len, true) == len;
+}
+
 int remote_write_whole(struct remote *r, uint64_t addr, const void *buf, size_t len)
 {
     ssize_t n;

@@ -93,6 +93,9 @@ int remote_read(struct remote *r, uint64_t addr, void *buf, size_t len);
 /* Copy @buf to @addr in the caller like copy_to_user: the bytes before the first page the
  * caller cannot write are written, then -EFAULT. Return: 0; -EFAULT. */
 int remote_write(struct remote *r, uint64_t addr, const void *buf, size_t len);
+/* Whether the caller itself could write all @len bytes at @addr (no copy_to_user fault). */
+bool remote_writable(struct remote *r, uint64_t addr, size_t len);
+
 /* Write all @len bytes with one write if the caller could write every one of them, else
  * nothing. For fields the kernel stores one by one: when none can fault their order cannot
  * show. Return: 0 written; -EFAULT nothing written (write them one by one to fault exactly). */

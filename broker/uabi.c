@@ -156,6 +156,23 @@ int uabi_read_entry(struct remote *r, const struct emu_call *c, uint32_t i, stru
     return 0;
 }
 
+bool uabi_entry_writable(struct remote *r, const struct emu_call *c, const struct uabi_entry *e,
+                         const struct iovec *riov)
+{
+    uint64_t controllen = e->controllen < EMU_CONTROL_MAX ? e->controllen : EMU_CONTROL_MAX;
+
+    if (e->n_iov > UABI_WRITABLE_MAX_IOV || !remote_writable(r, e->hdr, hdr_stride(c)))
+        return false;
+    for (size_t i = 0; i < e->n_iov; i++)
+        if (!remote_writable(r, (uint64_t)(uintptr_t)riov[i].iov_base, riov[i].iov_len))
+            return false;
+    /* The whole sockaddr_storage: the length used is read again after the payload is written
+     * (move_addr_to_user()), which may have overwritten it. */
+    if (e->name && !remote_writable(r, e->name, SOCKADDR_STORAGE_SIZE_))
+        return false;
+    return !e->control || remote_writable(r, e->control, (size_t)controllen);
+}
+
 /* "fromlen shall refer to the value before truncation" (1003.1g, move_addr_to_user()). */
 static int store_addrlen(struct remote *r, uint64_t ulen_addr, const struct msghdr *nm)
 {

@@ -22,6 +22,14 @@ struct uabi_entry {
 
 struct cmsg_out;
 
+/* Entries with more iovecs than this are not checked by uabi_entry_writable() (false). */
+#define UABI_WRITABLE_MAX_IOV 64
+
+/* Whether no write of any datagram's results for @e could fault: its header, every iovec
+ * (@riov), its name and its control buffer are all writable to the caller. */
+bool uabi_entry_writable(struct remote *r, const struct emu_call *c, const struct uabi_entry *e,
+                         const struct iovec *riov);
+
 /* Read and validate the caller's timeout into @c (sets timeout_read, timeout_err, timeout_ts).
  * Return: c->timeout_err (0, -EFAULT, -EINVAL). */
 int uabi_read_timeout(struct remote *r, struct emu_call *c);
