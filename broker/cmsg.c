@@ -19,9 +19,11 @@
 
 /* Re-emitting control messages in the caller's layout: net/compat.c put_cmsg_compat() and
  * scm_detach_fds_compat(), net/core/scm.c put_cmsg() and scm_detach_fds() (docs/recvmmsg-compat.md
- * rules 19-21). Each message is written straight to the caller, header and payload only, so
- * alignment padding keeps the caller's bytes, as in the kernel. A faulting write is ignored there:
- * the message is not counted and the cursor does not move. */
+ * rules 19-21). Each message is written to the caller, header and payload only, so alignment
+ * padding keeps the caller's bytes, as in the kernel. A faulting write is ignored there: the
+ * message is not counted and the cursor does not move. Messages that follow each other with no
+ * padding between them and that the caller could write are written together, with one write
+ * (a timestamp after a timestamp, say); one that would fault is written alone, in order. */
 
 static size_t cmsg_hdr_len(const struct cmsg_out *o)
 {
@@ -33,15 +35,40 @@ static size_t cmsg_align(const struct cmsg_out *o, size_t len)
     return o->compat ? COMPAT_CMSG_ALIGN(len) : CMSG_ALIGN(len);
 }
 
-static void cmsg_put_header(struct cmsg_out *o, size_t cmsg_len, int level, int type)
+static void cmsg_put_header(struct cmsg_out *o, char *dst, size_t cmsg_len, int level, int type)
 {
     if (o->compat) {
         struct compat_cmsghdr h = {(uint32_t)cmsg_len, level, type};
-        memcpy(o->buf, &h, sizeof(h));
+        memcpy(dst, &h, sizeof(h));
     } else {
         struct cmsghdr h = {.cmsg_len = cmsg_len, .cmsg_level = level, .cmsg_type = type};
-        memcpy(o->buf, &h, sizeof(h));
+        memcpy(dst, &h, sizeof(h));
     }
+}
+
+/* Write the messages built and not yet written. A fault now (the caller unmapped its buffer
+ * since they were found writable) is ignored like any other. */
+static void cmsg_flush(struct cmsg_out *o)
+{
+    if (o->pend_end > o->pend)
+        (void)remote_write(o->r, o->uaddr + o->pend, o->buf + o->pend, o->pend_end - o->pend);
+    o->pend = o->pend_end = 0;
+}
+
+/* Write @len bytes built at o->buf + o->used: later, with what is pending, when the caller can
+ * write them and they follow it; else now, alone. Return: 0; -EFAULT (nothing counts). */
+static int cmsg_emit(struct cmsg_out *o, size_t len)
+{
+    if (!remote_writable(o->r, o->uaddr + o->used, len)) {
+        cmsg_flush(o);
+        return remote_write(o->r, o->uaddr + o->used, o->buf + o->used, len);
+    }
+    if (o->pend_end != o->used)
+        cmsg_flush(o);
+    if (o->pend_end == o->pend)
+        o->pend = o->pend_end = o->used;
+    o->pend_end += len;
+    return 0;
 }
 
 static void cmsg_put(struct cmsg_out *o, int level, int type, const void *data, size_t len)
@@ -57,9 +84,9 @@ static void cmsg_put(struct cmsg_out *o, int level, int type, const void *data, 
         o->flags |= MSG_CTRUNC; /* set before the copy, fault or not */
         cmlen = rem;
     }
-    cmsg_put_header(o, cmlen, level, type);
-    memcpy(o->buf + hl, data, cmlen - hl);
-    if (remote_write(o->r, o->uaddr + o->used, o->buf, cmlen) < 0)
+    cmsg_put_header(o, o->buf + o->used, cmlen, level, type);
+    memcpy(o->buf + o->used + hl, data, cmlen - hl);
+    if (cmsg_emit(o, cmlen) < 0)
         return;
     step = hl + cmsg_align(o, len);
     o->used += step < rem ? step : rem;
@@ -74,6 +101,7 @@ static void cmsg_put_fds(struct cmsg_out *o, const int *fds, size_t n_fds)
 {
     size_t rem = o->cap - o->used, hl = cmsg_hdr_len(o), fdmax, i = 0, cmlen;
 
+    cmsg_flush(o); /* the messages before these come first, as in the kernel */
     fdmax = (o->any && rem > hl) ? (rem - hl) / sizeof(int) : 0;
     for (; i < n_fds && i < fdmax; i++) {
         uint64_t slot = o->uaddr + o->used + hl + i * sizeof(int);
@@ -91,8 +119,8 @@ static void cmsg_put_fds(struct cmsg_out *o, const int *fds, size_t n_fds)
     }
     if (i > 0) {
         cmlen = hl + i * sizeof(int);
-        cmsg_put_header(o, cmlen, SOL_SOCKET, SCM_RIGHTS);
-        if (remote_write(o->r, o->uaddr + o->used, o->buf, hl) >= 0) {
+        cmsg_put_header(o, o->buf + o->used, cmlen, SOL_SOCKET, SCM_RIGHTS);
+        if (remote_write(o->r, o->uaddr + o->used, o->buf + o->used, hl) >= 0) {
             cmlen = hl + cmsg_align(o, i * sizeof(int));
             o->used += cmlen < rem ? cmlen : rem;
         }
@@ -160,6 +188,7 @@ void cmsg_translate(struct cmsg_out *o, struct msghdr *nm)
         }
         cmsg_put(o, cm->cmsg_level, cm->cmsg_type, data, len);
     }
+    cmsg_flush(o);
 }
 
 void cmsg_close_passed_fds(struct msghdr *nm)

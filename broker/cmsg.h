@@ -17,10 +17,11 @@ struct cmsg_out {
     bool cloexec;
     bool any;       /* the caller supplied a control buffer */
     uint64_t uaddr; /* the caller's msg_control */
-    char *buf;      /* one message being built (s->ucontrol) */
+    char *buf;      /* the messages as built, at their offsets in the caller's buffer */
     size_t cap;     /* the caller's msg_controllen, bounded by EMU_CONTROL_MAX */
     size_t used;
-    uint32_t flags; /* MSG_CTRUNC to add */
+    size_t pend, pend_end; /* built, writable and not yet written: [pend, pend_end) */
+    uint32_t flags;        /* MSG_CTRUNC to add */
 };
 
 /* Translate the native control messages of @nm into the caller's layout. Our own copies of
