@@ -305,9 +305,10 @@ int remote_open(struct remote *r, int listener, uint64_t id, pid_t tid)
         remote_close(r);
         goto out;
     }
-    /* Kept for the thread's next call: the directory and the pidfd go to the cache. */
+    /* Kept for the thread's next call: the directory and the pidfd go to the cache (which
+     * takes them only if it has room). */
     if (handles_add(tid, dirfd, r->pidfd, r->pidfd_thread, &r->cached))
-        dirfd = -1;
+        (void)TAKE_FD(dirfd);
 out:
     if (out_of_fds(err))
         handles_flush(); /* make room for the next call */
