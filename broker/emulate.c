@@ -301,8 +301,10 @@ static int run_stat(struct emu_run *run)
 static int fetch_sock_error(struct emu_run *run)
 {
     if ((run->flags & MSG_ERRQUEUE) && run->vlen > 0) {
-        if (run_stat(run) < 0)
-            return -errno;
+        int err = run_stat(run);
+
+        if (err < 0)
+            return err;
         return S_ISSOCK(run->st.st_mode) ? 0 : -ENOTSOCK;
     }
     run->err_fetched = true;

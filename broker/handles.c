@@ -22,7 +22,7 @@ struct handles_entry {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct handles_entry table[HANDLES_MAX];
 static uint64_t clock_ticks;
-static int limit = -1; /* entries, from RLIMIT_NOFILE once */
+static int limit = -1; /* entries, from RLIMIT_NOFILE once; under @lock */
 
 static void close_entry(struct handles_entry *e)
 {
@@ -95,12 +95,17 @@ void handles_put(struct handles_ref *ref, bool stale)
 bool handles_add(pid_t tid, int dirfd, int pidfd, bool pidfd_thread, struct handles_ref *ret)
 {
     struct handles_entry *slot = NULL, *idle = NULL;
-    int n = entry_limit(), used = 0;
+    int n, used = 0;
 
     *ret = (struct handles_ref){.dirfd = -1, .pidfd = -1};
-    if (tid <= 0 || n <= 0)
+    if (tid <= 0)
         return false;
     pthread_mutex_lock(&lock);
+    n = entry_limit();
+    if (n <= 0) {
+        pthread_mutex_unlock(&lock);
+        return false;
+    }
     for (int i = 0; i < HANDLES_MAX; i++) {
         struct handles_entry *e = &table[i];
 
