@@ -301,11 +301,11 @@ static int run_stat(struct emu_run *run)
 static int fetch_sock_error(struct emu_run *run)
 {
     if ((run->flags & MSG_ERRQUEUE) && run->vlen > 0) {
-        int err = run_stat(run);
+        int type;
+        socklen_t len = sizeof(type);
 
-        if (err < 0)
-            return err;
-        return S_ISSOCK(run->st.st_mode) ? 0 : -ENOTSOCK;
+        /* The kernel's own socket lookup: EBADF for an O_PATH file, ENOTSOCK for others. */
+        return getsockopt(run->sockfd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ? -errno : 0;
     }
     run->err_fetched = true;
     if (recvmmsg(run->sockfd, NULL, 0, (int)(run->flags & ~MSG_WAITFORONE), NULL) < 0)

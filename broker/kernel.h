@@ -63,6 +63,7 @@ _Static_assert(sizeof(struct procmap_query_) == 104, "procmap_query is 104 bytes
 #define PROCMAP_QUERY_VMA_READABLE_ 0x01u
 #define PROCMAP_QUERY_VMA_WRITABLE_ 0x02u
 #define PROCMAP_QUERY_VMA_EXECUTABLE_ 0x04u
+#define PROCMAP_QUERY_VMA_SHARED_ 0x08u
 
 #define AUDIT_ARCH_I386_ 0x40000003u
 #define AUDIT_ARCH_X86_64_ 0xc000003eu

@@ -198,6 +198,11 @@ pid_t remote_tgid_of(pid_t tid)
     return v ? (pid_t)strtol(v, NULL, 10) : -EIO;
 }
 
+static bool out_of_fds(int err)
+{
+    return err == -EMFILE || err == -ENFILE || err == -ENOMEM;
+}
+
 /* The pidfd through which the caller's fds are reached: its own thread's on 6.9+, else its
  * thread group's (pidfd_open() refuses non-leaders before PIDFD_THREAD). */
 static int open_pidfd(struct remote *r)
@@ -210,7 +215,7 @@ static int open_pidfd(struct remote *r)
     if (remote_have_pidfd_thread()) {
         r->pidfd = kernel_pidfd_open(r->tid, PIDFD_THREAD);
         r->pidfd_thread = true;
-        return r->pidfd < 0 ? -ESRCH : 0;
+        return r->pidfd >= 0 ? 0 : out_of_fds(r->pidfd) ? r->pidfd : -ESRCH;
     }
     n = read_proc(r->tid, "status", status, sizeof(status));
     if (n < 0)
@@ -221,7 +226,7 @@ static int open_pidfd(struct remote *r)
     tgid = (pid_t)strtol(v, NULL, 10); /* trusted once remote_open()'s ID_VALID passed */
     r->pidfd = kernel_pidfd_open(tgid, 0);
     r->pidfd_thread = false;
-    return r->pidfd < 0 ? -ESRCH : 0;
+    return r->pidfd >= 0 ? 0 : out_of_fds(r->pidfd) ? r->pidfd : -ESRCH;
 }
 
 void remote_init(struct remote *r, int listener, uint64_t id, pid_t tid)
@@ -241,11 +246,6 @@ static int open_memory(struct remote *r, int dirfd)
         return r->memfd;
     r->mapsfd = open_proc_at(dirfd, "maps", O_RDONLY);
     return r->mapsfd < 0 ? r->mapsfd : 0;
-}
-
-static bool out_of_fds(int err)
-{
-    return err == -EMFILE || err == -ENFILE || err == -ENOMEM;
 }
 
 /* With the caller's thread's cached handles (handles.h): its memory opened through the cached
@@ -372,13 +372,18 @@ static int vma_query_ioctl(struct remote *r, uint64_t addr, struct remote_vma *r
         .readable = q.vma_flags & (PROCMAP_QUERY_VMA_READABLE_ | PROCMAP_QUERY_VMA_WRITABLE_ |
                                    PROCMAP_QUERY_VMA_EXECUTABLE_),
         .writable = q.vma_flags & PROCMAP_QUERY_VMA_WRITABLE_,
+        .anon_private = !(q.vma_flags & PROCMAP_QUERY_VMA_SHARED_) && q.inode == 0 &&
+                        q.dev_major == 0 && q.dev_minor == 0,
     };
     return 0;
 }
 
-/* "start-end perms ...", addresses in hex (fs/proc/task_mmu.c show_map_vma()). */
+/* "start-end perms offset major:minor inode ...", addresses in hex (fs/proc/task_mmu.c
+ * show_map_vma()). */
 static bool parse_maps_line(const char *line, struct remote_vma *ret)
 {
+    unsigned long long offset, inode;
+    unsigned major, minor;
     char *end;
     const char *p;
 
@@ -395,6 +400,10 @@ static bool parse_maps_line(const char *line, struct remote_vma *ret)
      * mappings read fine from user mode). */
     ret->readable = p[0] == 'r' || p[1] == 'w' || p[2] == 'x';
     ret->writable = p[1] == 'w';
+    /* 's' for VM_MAYSHARE; device 0:0 and inode 0 without a file. Unparsable: not kept. */
+    ret->anon_private = p[3] == 'p' &&
+                        sscanf(p + 4, " %llx %x:%x %llu", &offset, &major, &minor, &inode) == 4 &&
+                        major == 0 && minor == 0 && inode == 0;
     return true;
 }
 
@@ -591,13 +600,14 @@ static size_t accessible(struct remote *r, uint64_t addr, size_t len, bool write
     return ok;
 }
 
-/* Readable bytes from @addr on within mappings already looked up (no new query), up to @max. */
+/* Readable bytes from @addr on within a private anonymous mapping already looked up (no new
+ * query), up to @max; 0 elsewhere (such reads are not kept). */
 static size_t known_readable(const struct remote *r, uint64_t addr, size_t max)
 {
     for (unsigned i = 0; i < r->n_vmas; i++) {
         const struct remote_vma *v = &r->vmas[i];
 
-        if (addr >= v->start && addr < v->end && v->readable)
+        if (addr >= v->start && addr < v->end && v->readable && v->anon_private)
             return v->end - addr < max ? (size_t)(v->end - addr) : max;
     }
     return 0;
@@ -707,6 +717,8 @@ int remote_getfd(struct remote *r, int fd)
     if (fd < 0)
         return -EBADF;
     nfd = kernel_pidfd_getfd(r->pidfd, fd);
+    if (out_of_fds(nfd))
+        handles_flush(); /* make room for the next call */
     /* ESRCH: the pidfd's task is exiting (kernel/pid.c __pidfd_fget() says ESRCH rather than
      * EBADF for a PF_EXITING task with no fd table left; 6.18 and Debian 12's 6.1.0-57 both do
      * so, tests/signals threads::leader_exited_call_is_answered). That is the caller itself

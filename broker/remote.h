@@ -32,6 +32,10 @@
 struct remote_vma {
     uint64_t start, end;
     bool readable, writable;
+    /* Private and not backed by a file: no other address, in this process or another, shows
+     * the same bytes (a shared or file mapping can be mapped twice, or changed through another
+     * mapping of the file), so reads of it may be kept (remote_read()). */
+    bool anon_private;
 };
 
 struct remote {

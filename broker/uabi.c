@@ -156,6 +156,12 @@ int uabi_read_entry(struct remote *r, const struct emu_call *c, uint32_t i, stru
     return 0;
 }
 
+/* Whether [@a, @a + @alen) and [@b, @b + @blen) share a byte. */
+static bool overlaps(uint64_t a, size_t alen, uint64_t b, size_t blen)
+{
+    return alen && blen && a < b + blen && b < a + alen;
+}
+
 bool uabi_entry_writable(struct remote *r, const struct emu_call *c, const struct uabi_entry *e,
                          const struct iovec *riov)
 {
@@ -170,7 +176,22 @@ bool uabi_entry_writable(struct remote *r, const struct emu_call *c, const struc
      * (move_addr_to_user()), which may have overwritten it. */
     if (e->name && !remote_writable(r, e->name, SOCKADDR_STORAGE_SIZE_))
         return false;
-    return !e->control || remote_writable(r, e->control, (size_t)controllen);
+    if (e->control && !remote_writable(r, e->control, (size_t)controllen))
+        return false;
+    /* A payload or control message written over msg_namelen can make it negative, and
+     * move_addr_to_user() then fails with EINVAL, a failure that must be left on the socket
+     * like a fault (rule 14): such an entry keeps the peek. */
+    if (e->name) {
+        uint64_t nl = e->hdr + (c->compat ? offsetof(struct compat_msghdr, msg_namelen)
+                                          : offsetof(struct native_msghdr, msg_namelen));
+
+        for (size_t i = 0; i < e->n_iov; i++)
+            if (overlaps((uint64_t)(uintptr_t)riov[i].iov_base, riov[i].iov_len, nl, 4))
+                return false;
+        if (e->control && overlaps(e->control, (size_t)controllen, nl, 4))
+            return false;
+    }
+    return true;
 }
 
 /* "fromlen shall refer to the value before truncation" (1003.1g, move_addr_to_user()). */

@@ -132,12 +132,16 @@ enum tmo {
 
 enum fault {
     F_NONE,
-    F_HDR_NOREAD,  /* header i on a PROT_NONE page */
-    F_HDR_RO,      /* header i on a read-only page */
-    F_LEN_RO,      /* header i writable up to its msg_len, which starts a read-only page */
-    F_FLAGS_RO,    /* the same from its msg_flags on: the fields the kernel writes last */
-    F_IOV_NOREAD,  /* msg_iov of entry i is PROT_NONE */
-    F_IOV_PARTIAL, /* entry i has two iovecs, the second on a PROT_NONE page */
+    F_HDR_NOREAD,     /* header i on a PROT_NONE page */
+    F_HDR_RO,         /* header i on a read-only page */
+    F_LEN_RO,         /* header i writable up to its msg_len, which starts a read-only page */
+    F_FLAGS_RO,       /* the same from its msg_flags on: the fields the kernel writes last */
+    F_IOV_ON_NAMELEN, /* entry i's one iovec is its own msg_namelen (4 bytes): the payload
+                       * sets the length move_addr_to_user() reads again */
+    F_HDR_ALIAS,      /* the headers in a memfd mapped twice; entry i's one iovec is entry
+                       * i+1's header seen through the other mapping */
+    F_IOV_NOREAD,     /* msg_iov of entry i is PROT_NONE */
+    F_IOV_PARTIAL,    /* entry i has two iovecs, the second on a PROT_NONE page */
     F_PAYLOAD_RO,
     F_PAYLOAD_NONE,
     F_NAME_RO,
@@ -799,7 +803,7 @@ static void build(const struct dc *c, int route, struct call *k)
     size_t stride = sizeof(struct mmsghdr), ctl_len;
     unsigned vlen = c->vlen, n_ent = vlen;
     bool ctl_null;
-    char *arr;
+    char *arr, *alias = NULL;
 
     memset(k, 0, sizeof(*k));
     ctl_len = ctl_len_of(c, &ctl_null);
@@ -817,6 +821,17 @@ static void build(const struct dc *c, int route, struct call *k)
 
         arr = m + lo * PAGE - before;
         protect_later(m + lo * PAGE, hi * PAGE, PROT_READ);
+    } else if (c->fault == F_HDR_ALIAS) {
+        size_t len = (vlen * stride + PAGE - 1) / PAGE * PAGE;
+        int mfd = memfd_create("diffcases-alias", MFD_CLOEXEC);
+
+        if (mfd < 0 || ftruncate(mfd, (off_t)len) < 0)
+            die("memfd");
+        arr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+        alias = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+        if (arr == MAP_FAILED || alias == MAP_FAILED)
+            die("mmap");
+        close(mfd);
     } else {
         /* Tight against a PROT_NONE page: reading past entry vlen-1 faults. */
         arr = before_guard(vlen * stride, PROT_NONE);
@@ -903,6 +918,14 @@ static void build(const struct dc *c, int route, struct call *k)
         }
         if (here && c->fault == F_IOV_NEGLEN)
             e->iov[0].iov_len = (size_t)-1;
+        if (here && c->fault == F_HDR_ALIAS && e->n_iov == 1 && i + 1 < n_ent) {
+            e->iov[0] = (struct iovec){alias + (i + 1) * stride, sizeof(struct msghdr)};
+            e->iov_dump = false; /* the next header's own dump shows it */
+        }
+        if (here && c->fault == F_IOV_ON_NAMELEN && e->n_iov == 1) {
+            e->iov[0] = (struct iovec){&h->msg_namelen, sizeof(h->msg_namelen)};
+            e->iov_dump = false; /* the header's own dump shows it */
+        }
         h->msg_iovlen = e->n_iov;
         if (here && c->fault == F_IOV_NOREAD) {
             h->msg_iov = (struct iovec *)(void *)page_with(PROT_NONE);
@@ -1603,6 +1626,31 @@ static void add_errors(void)
     add("refused-recverr-normal",
         (struct dc){.sk = SK_REFUSED, .vlen = 2, .flags = DW, .opts = O_RECVERR});
     add("refused-iov-neglen", (struct dc){.sk = SK_REFUSED, .vlen = 1, .fault = F_IOV_NEGLEN});
+    /* Datagram 7's first bytes (payload_of(): 78 7b 7e 81) land on entry 7's own msg_namelen:
+     * negative, so move_addr_to_user() fails with EINVAL after the datagram was taken; the
+     * call returns 7 and leaves EINVAL pending (docs/recvmmsg-compat.md rule 14). Datagram 1's
+     * (12 15 18 1b) is a length over 128: clamped. */
+    add("iov-on-namelen-negative@7", (struct dc){.sk = SK_UDP4,
+                                                 .n_dgram = 8,
+                                                 .vlen = 8,
+                                                 .flags = DW,
+                                                 .fault = F_IOV_ON_NAMELEN,
+                                                 .fault_at = 7});
+    /* Datagram 0 lands on entry 1's header through a second mapping of the same memory: the
+     * kernel reads entry 1 as datagram 0 left it (a name pointer made of payload bytes: EFAULT
+     * after datagram 1 was taken, returns 1 and leaves EFAULT pending). */
+    add("hdr-alias@0", (struct dc){.sk = SK_UDP4,
+                                   .n_dgram = 3,
+                                   .vlen = 3,
+                                   .flags = DW,
+                                   .fault = F_HDR_ALIAS,
+                                   .fault_at = 0});
+    add("iov-on-namelen-large@1", (struct dc){.sk = SK_UDP4,
+                                              .n_dgram = 3,
+                                              .vlen = 3,
+                                              .flags = DW,
+                                              .fault = F_IOV_ON_NAMELEN,
+                                              .fault_at = 1});
     add("refused-hdr-noread", (struct dc){.sk = SK_REFUSED, .vlen = 1, .fault = F_HDR_NOREAD});
     add("unix-flag-cmsg-compat", (struct dc){.sk = SK_UNIX_DGRAM,
                                              .n_dgram = 2,
