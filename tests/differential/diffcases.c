@@ -919,7 +919,10 @@ static void build(const struct dc *c, int route, struct call *k)
         if (here && c->fault == F_IOV_NEGLEN)
             e->iov[0].iov_len = (size_t)-1;
         if (here && c->fault == F_HDR_ALIAS && e->n_iov == 1 && i + 1 < n_ent) {
-            e->iov[0] = (struct iovec){alias + (i + 1) * stride, sizeof(struct msghdr)};
+            /* The first 8 bytes: the name pointer (and on i386 msg_namelen), so the next entry
+             * still decodes (a payload that breaks its decoding is difference 11 of
+             * docs/emulation.md) and fails only writing its name. */
+            e->iov[0] = (struct iovec){alias + (i + 1) * stride, 8};
             e->iov_dump = false; /* the next header's own dump shows it */
         }
         if (here && c->fault == F_IOV_ON_NAMELEN && e->n_iov == 1) {
@@ -1636,9 +1639,9 @@ static void add_errors(void)
                                                  .flags = DW,
                                                  .fault = F_IOV_ON_NAMELEN,
                                                  .fault_at = 7});
-    /* Datagram 0 lands on entry 1's header through a second mapping of the same memory: the
-     * kernel reads entry 1 as datagram 0 left it (a name pointer made of payload bytes: EFAULT
-     * after datagram 1 was taken, returns 1 and leaves EFAULT pending). */
+    /* Datagram 0's first 8 bytes land on entry 1's header through a second mapping of the same
+     * memory: the kernel reads entry 1 as datagram 0 left it (a name pointer made of payload
+     * bytes: EFAULT after datagram 1 was taken, returns 1 and leaves EFAULT pending). */
     add("hdr-alias@0", (struct dc){.sk = SK_UDP4,
                                    .n_dgram = 3,
                                    .vlen = 3,
