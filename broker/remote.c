@@ -378,12 +378,37 @@ static int vma_query_ioctl(struct remote *r, uint64_t addr, struct remote_vma *r
     return 0;
 }
 
+/* From the perms of a maps line on ("rw-p 00000000 00:00 0"): private ('s' is VM_MAYSHARE)
+ * with no file (device 00:00, inode 0). Unparsable: false, so its reads are not kept. */
+static bool maps_anon_private(const char *p)
+{
+    unsigned long long dev_major, dev_minor, inode;
+    const char *q = p + 4;
+    char *end;
+
+    if (p[3] != 'p')
+        return false;
+    errno = 0;
+    (void)strtoull(q, &end, 16); /* the offset */
+    if (end == q || *end != ' ')
+        return false;
+    q = end + 1;
+    dev_major = strtoull(q, &end, 16);
+    if (end == q || *end != ':')
+        return false;
+    q = end + 1;
+    dev_minor = strtoull(q, &end, 16);
+    if (end == q || *end != ' ')
+        return false;
+    q = end + 1;
+    inode = strtoull(q, &end, 10);
+    return end != q && !errno && dev_major == 0 && dev_minor == 0 && inode == 0;
+}
+
 /* "start-end perms offset major:minor inode ...", addresses in hex (fs/proc/task_mmu.c
  * show_map_vma()). */
 static bool parse_maps_line(const char *line, struct remote_vma *ret)
 {
-    unsigned long long offset, inode;
-    unsigned major, minor;
     char *end;
     const char *p;
 
@@ -400,10 +425,7 @@ static bool parse_maps_line(const char *line, struct remote_vma *ret)
      * mappings read fine from user mode). */
     ret->readable = p[0] == 'r' || p[1] == 'w' || p[2] == 'x';
     ret->writable = p[1] == 'w';
-    /* 's' for VM_MAYSHARE; device 0:0 and inode 0 without a file. Unparsable: not kept. */
-    ret->anon_private = p[3] == 'p' &&
-                        sscanf(p + 4, " %llx %x:%x %llu", &offset, &major, &minor, &inode) == 4 &&
-                        major == 0 && minor == 0 && inode == 0;
+    ret->anon_private = maps_anon_private(p);
     return true;
 }
 
