@@ -307,7 +307,6 @@ static int fetch_sock_error(struct emu_run *run)
         /* The kernel's own socket lookup: EBADF for an O_PATH file, ENOTSOCK for others. */
         return getsockopt(run->sockfd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ? -errno : 0;
     }
-    run->err_fetched = true;
     if (recvmmsg(run->sockfd, NULL, 0, (int)(run->flags & ~MSG_WAITFORONE), NULL) < 0)
         return -errno;
     return 0;

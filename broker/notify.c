@@ -229,7 +229,7 @@ fail:
     /* Say what happened, not the route's default: a transient shortage is EAGAIN. */
     j->decision.action = MMSG_ACTION_DENY;
     j->decision.audit = true;
-    if (err == -EMFILE || err == -ENFILE || err == -ENOMEM) {
+    if (remote_out_of_fds(err)) {
         j->decision.rule_name = "broker-out-of-fds";
         ret = -EAGAIN;
     } else {

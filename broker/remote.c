@@ -198,7 +198,7 @@ pid_t remote_tgid_of(pid_t tid)
     return v ? (pid_t)strtol(v, NULL, 10) : -EIO;
 }
 
-static bool out_of_fds(int err)
+bool remote_out_of_fds(int err)
 {
     return err == -EMFILE || err == -ENFILE || err == -ENOMEM;
 }
@@ -215,7 +215,7 @@ static int open_pidfd(struct remote *r)
     if (remote_have_pidfd_thread()) {
         r->pidfd = kernel_pidfd_open(r->tid, PIDFD_THREAD);
         r->pidfd_thread = true;
-        return r->pidfd >= 0 ? 0 : out_of_fds(r->pidfd) ? r->pidfd : -ESRCH;
+        return r->pidfd >= 0 ? 0 : remote_out_of_fds(r->pidfd) ? r->pidfd : -ESRCH;
     }
     n = read_proc(r->tid, "status", status, sizeof(status));
     if (n < 0)
@@ -226,7 +226,7 @@ static int open_pidfd(struct remote *r)
     tgid = (pid_t)strtol(v, NULL, 10); /* trusted once remote_open()'s ID_VALID passed */
     r->pidfd = kernel_pidfd_open(tgid, 0);
     r->pidfd_thread = false;
-    return r->pidfd >= 0 ? 0 : out_of_fds(r->pidfd) ? r->pidfd : -ESRCH;
+    return r->pidfd >= 0 ? 0 : remote_out_of_fds(r->pidfd) ? r->pidfd : -ESRCH;
 }
 
 void remote_init(struct remote *r, int listener, uint64_t id, pid_t tid)
@@ -259,7 +259,7 @@ static int open_cached(struct remote *r)
         return -ESTALE;
     err = open_memory(r, r->cached.dirfd);
     if (err < 0) {
-        bool stale = !out_of_fds(err);
+        bool stale = !remote_out_of_fds(err);
 
         handles_put(&r->cached, stale);
         remote_close(r);
@@ -292,7 +292,7 @@ int remote_open(struct remote *r, int listener, uint64_t id, pid_t tid)
     err = dirfd < 0 ? dirfd : open_memory(r, dirfd);
     if (err >= 0)
         err = open_pidfd(r);
-    if (err < 0 && !out_of_fds(err))
+    if (err < 0 && !remote_out_of_fds(err))
         err = -ESRCH;
     if (err == -ESRCH && kernel_notif_id_valid(listener, id) == -ENOENT)
         err = -ENOENT; /* the caller died since RECV: a call that is gone, not a failure */
@@ -310,7 +310,7 @@ int remote_open(struct remote *r, int listener, uint64_t id, pid_t tid)
     if (handles_add(tid, dirfd, r->pidfd, r->pidfd_thread, &r->cached))
         (void)TAKE_FD(dirfd);
 out:
-    if (out_of_fds(err))
+    if (remote_out_of_fds(err))
         handles_flush(); /* make room for the next call */
     return err;
 }
@@ -699,16 +699,7 @@ bool remote_writable(struct remote *r, uint64_t addr, size_t len)
 
 int remote_write_whole(struct remote *r, uint64_t addr, const void *buf, size_t len)
 {
-    ssize_t n;
-
-    if (len == 0)
-        return 0;
-    if (accessible(r, addr, len, true) < len)
-        return -EFAULT;
-    n = pwrite(r->memfd, buf, len, (off_t)addr);
-    if (n > 0)
-        window_update(r, addr, buf, (size_t)n);
-    return n == (ssize_t)len ? 0 : -EFAULT;
+    return remote_writable(r, addr, len) ? remote_write(r, addr, buf, len) : -EFAULT;
 }
 
 int remote_writev(struct remote *r, const void *buf, size_t len, const struct iovec *riov,
@@ -739,7 +730,7 @@ int remote_getfd(struct remote *r, int fd)
     if (fd < 0)
         return -EBADF;
     nfd = kernel_pidfd_getfd(r->pidfd, fd);
-    if (out_of_fds(nfd))
+    if (remote_out_of_fds(nfd))
         handles_flush(); /* make room for the next call */
     /* ESRCH: the pidfd's task is exiting (kernel/pid.c __pidfd_fget() says ESRCH rather than
      * EBADF for a PF_EXITING task with no fd table left; 6.18 and Debian 12's 6.1.0-57 both do

@@ -70,6 +70,10 @@ struct remote {
         .listener = -1, .memfd = -1, .mapsfd = -1, .pidfd = -1, .statusfd = -1 \
     }
 
+/* Whether @err (a -errno of remote_open() or remote_getfd()) is the broker's own shortage of
+ * fds or memory, which says nothing about the caller. */
+bool remote_out_of_fds(int err);
+
 /* Open the caller's handles, then ID_VALID. Return: 0; -ESRCH (tid 0: caller outside our pid
  * namespace); -ENOENT (the call is gone); -errno (-EMFILE: out of fds). */
 int remote_open(struct remote *r, int listener, uint64_t id, pid_t tid);
