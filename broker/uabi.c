@@ -166,32 +166,28 @@ bool uabi_entry_writable(struct remote *r, const struct emu_call *c, const struc
                          const struct iovec *riov)
 {
     uint64_t controllen = e->controllen < EMU_CONTROL_MAX ? e->controllen : EMU_CONTROL_MAX;
+    /* A payload or control message written over msg_namelen can make it negative, and
+     * move_addr_to_user() then fails with EINVAL, a failure that must be left on the socket
+     * like a fault (rule 14): such an entry keeps the peek. Without a name nothing reads it. */
+    uint64_t nl = e->hdr + (c->compat ? offsetof(struct compat_msghdr, msg_namelen)
+                                      : offsetof(struct native_msghdr, msg_namelen));
+    size_t nl_len = e->name ? 4 : 0;
 
     if (e->n_iov > UABI_WRITABLE_MAX_IOV || !remote_writable(r, e->hdr, hdr_stride(c)))
         return false;
-    for (size_t i = 0; i < e->n_iov; i++)
-        if (!remote_writable(r, (uint64_t)(uintptr_t)riov[i].iov_base, riov[i].iov_len))
+    for (size_t i = 0; i < e->n_iov; i++) {
+        uint64_t base = (uint64_t)(uintptr_t)riov[i].iov_base;
+
+        if (!remote_writable(r, base, riov[i].iov_len) ||
+            overlaps(base, riov[i].iov_len, nl, nl_len))
             return false;
+    }
     /* The whole sockaddr_storage: the length used is read again after the payload is written
      * (move_addr_to_user()), which may have overwritten it. */
     if (e->name && !remote_writable(r, e->name, SOCKADDR_STORAGE_SIZE_))
         return false;
-    if (e->control && !remote_writable(r, e->control, (size_t)controllen))
-        return false;
-    /* A payload or control message written over msg_namelen can make it negative, and
-     * move_addr_to_user() then fails with EINVAL, a failure that must be left on the socket
-     * like a fault (rule 14): such an entry keeps the peek. */
-    if (e->name) {
-        uint64_t nl = e->hdr + (c->compat ? offsetof(struct compat_msghdr, msg_namelen)
-                                          : offsetof(struct native_msghdr, msg_namelen));
-
-        for (size_t i = 0; i < e->n_iov; i++)
-            if (overlaps((uint64_t)(uintptr_t)riov[i].iov_base, riov[i].iov_len, nl, 4))
-                return false;
-        if (e->control && overlaps(e->control, (size_t)controllen, nl, 4))
-            return false;
-    }
-    return true;
+    return !e->control || (remote_writable(r, e->control, (size_t)controllen) &&
+                           !overlaps(e->control, (size_t)controllen, nl, nl_len));
 }
 
 /* "fromlen shall refer to the value before truncation" (1003.1g, move_addr_to_user()). */
