@@ -7,6 +7,7 @@
 
 #include <linux/seccomp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -32,6 +33,10 @@ struct listener {
     char container_id[CONTAINER_ID_MAX];
     char bundle[BUNDLE_MAX];
     pid_t init_pid;
+    /* SYNC_WAKE_UP, adapted by the loop role (loop.c adapt_wake()) */
+    bool sync_ok, sync_on;
+    pid_t sync_last_tid;
+    unsigned sync_calls, sync_switches;
 };
 
 struct proc_queue;
@@ -81,6 +86,9 @@ struct inline_state {
     pid_t loop_tid;          /* the thread running it */
     unsigned n_demoted;      /* threads that lost the role and still finish their call */
     bool watchdog_idle, done;
+    pthread_t loop_thread; /* the thread holding the loop role, while loop_alive */
+    bool loop_alive;
+    bool stop; /* direct receiving ends (inline_stop()); read without the lock */
 };
 
 /* What serving keeps between loop incarnations (loop.c). */
@@ -121,6 +129,7 @@ struct mmsg_broker {
     struct job *jobs;
     struct job *free_jobs;
 
+    struct listener *direct; /* the one listener, served by RECV alone (loop_run_direct()) */
     struct pool *pool;
     volatile bool stopping; /* read by emulations waiting for data */
     bool handed_over;       /* the agent gave every listener to a newer agent */
@@ -130,6 +139,8 @@ struct mmsg_broker {
 };
 
 #define MAX_JOBS 4096
+/* Interrupts the loop role's NOTIF_RECV (inline_stop()); blocked by mmsg_signals_block(). */
+#define LOOP_KICK_SIGNAL (SIGRTMIN + 2)
 #define MAX_LISTENERS 4096
 
 /* notify.c: the notification path. On the loop thread (@s NULL) it decides what registers
@@ -159,8 +170,11 @@ void inputs_identity(struct mmsg_broker *b, struct job *j);
 int64_t enforce_decision(struct mmsg_broker *b, struct job *j, struct emu_scratch *s,
                          const char **ret_enforcement);
 
-/* loop.c: the event loop, run by whichever thread holds the loop role. */
+/* loop.c: the event loop, run by whichever thread holds the loop role; with b->direct, the
+ * serving thread runs it for signals and the hang-up, and the loop role runs
+ * loop_run_direct(). */
 void loop_run(struct mmsg_broker *b);
+void loop_run_direct(struct mmsg_broker *b);
 
 /* inline.c */
 void inline_init(struct inline_state *in);
@@ -173,6 +187,10 @@ bool inline_demoted(void);
 int inline_serve(struct mmsg_broker *b);
 /* Whether a thread that lost the loop role is still finishing its call. */
 bool inline_busy(struct mmsg_broker *b);
+/* Direct receiving (b->direct): whether it is to end; end it, kicking the loop role out of
+ * NOTIF_RECV, and return once no thread holds the role. */
+bool inline_stopping(struct mmsg_broker *b);
+void inline_stop(struct mmsg_broker *b);
 
 /* pool.c: workers shared fairly per process. */
 int pool_new(struct mmsg_broker *b, unsigned max_workers, struct pool **ret);

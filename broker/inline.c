@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -29,6 +30,7 @@
 /* The watchdog only ticks while calls run inline; after this long without one it sleeps. */
 #define WATCH_IDLE_NS (200 * 1000000ull)
 #define MAX_DEMOTED 16
+#define KICK_INTERVAL_NS (2 * 1000000)
 
 static struct ratelimit inline_rl = RATELIMIT_INIT(10000, 5);
 
@@ -91,17 +93,31 @@ static void *loop_thread(void *arg)
     }
     pthread_mutex_lock(&in->lock);
     tl_gen = in->gen;
+    in->loop_thread = pthread_self();
+    in->loop_alive = true;
     pthread_mutex_unlock(&in->lock);
 
-    loop_run(b); /* returns when serving ends, or when this thread lost the role */
+    /* Each returns when serving ends, or when this thread lost the role. */
+    if (b->direct) {
+        sigset_t kick;
 
+        sigemptyset(&kick);
+        sigaddset(&kick, LOOP_KICK_SIGNAL);
+        (void)pthread_sigmask(SIG_UNBLOCK, &kick, NULL); /* cannot fail with a valid set */
+        loop_run_direct(b);
+    } else {
+        loop_run(b);
+    }
+
+    pthread_mutex_lock(&in->lock);
+    if (pthread_equal(in->loop_thread, pthread_self()))
+        in->loop_alive = false; /* from here on it may be gone: no more kicks */
     if (!tl_demoted) {
-        pthread_mutex_lock(&in->lock);
         in->done = true;
         pthread_cond_broadcast(&in->wake);
         pthread_cond_broadcast(&in->finished);
-        pthread_mutex_unlock(&in->lock);
     }
+    pthread_mutex_unlock(&in->lock);
     if (tl_scratch) {
         emu_scratch_done(tl_scratch);
         tl_scratch = NULL;
@@ -183,16 +199,63 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
+/* The kick only interrupts NOTIF_RECV: no SA_RESTART. */
+static void on_kick(int sig)
+{
+    (void)sig;
+}
+
+bool inline_stopping(struct mmsg_broker *b)
+{
+    return __atomic_load_n(&b->in.stop, __ATOMIC_ACQUIRE);
+}
+
+void inline_stop(struct mmsg_broker *b)
+{
+    struct inline_state *in = &b->in;
+
+    pthread_mutex_lock(&in->lock);
+    __atomic_store_n(&in->stop, true, __ATOMIC_RELEASE);
+    while (!in->done) {
+        struct timespec until;
+
+        /* Again and again until it has gone: a kick that lands just before the thread enters
+         * RECV is lost. A thread stuck in a call is replaced by the watchdog, and the new one
+         * sees the flag at once. */
+        if (in->loop_alive)
+            (void)pthread_kill(in->loop_thread, LOOP_KICK_SIGNAL);
+        (void)clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += KICK_INTERVAL_NS;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        (void)pthread_cond_timedwait(&in->finished, &in->lock, &until);
+    }
+    pthread_mutex_unlock(&in->lock);
+}
+
 int inline_serve(struct mmsg_broker *b)
 {
     struct inline_state *in = &b->in;
     pthread_t watchdog;
     int r;
 
+    if (b->direct) {
+        struct sigaction sa = {.sa_handler = on_kick};
+
+        if (sigaction(LOOP_KICK_SIGNAL, &sa, NULL) < 0)
+            return -errno;
+    }
     r = -pthread_create(&watchdog, NULL, watchdog_main, b);
     if (r < 0)
         return r;
     r = start_loop_thread(b);
+    if (r >= 0 && b->direct) {
+        /* The loop role waits in RECV; this thread takes the signals and the hang-up. */
+        loop_run(b);
+        inline_stop(b);
+    }
     pthread_mutex_lock(&in->lock);
     if (r < 0) {
         in->done = true;

@@ -29,14 +29,11 @@ int kernel_notif_sizes(struct seccomp_notif_sizes *ret_sizes)
 
 int kernel_notif_recv(int listener, struct seccomp_notif *req, size_t req_size)
 {
-    for (;;) {
-        /* include/uapi/linux/seccomp.h: RECV fails with EINVAL unless the buffer is zero. */
-        memset(req, 0, req_size);
-        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) == 0)
-            return 0;
-        if (errno != EINTR)
-            return -errno;
-    }
+    /* include/uapi/linux/seccomp.h: RECV fails with EINVAL unless the buffer is zero. */
+    memset(req, 0, req_size);
+    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) < 0)
+        return -errno;
+    return 0;
 }
 
 int kernel_notif_send(int listener, const struct seccomp_notif_resp *resp)

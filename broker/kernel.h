@@ -77,8 +77,9 @@ int kernel_seccomp_load(unsigned long flags, const struct sock_fprog *prog);
 int kernel_notif_sizes(struct seccomp_notif_sizes *ret_sizes);
 
 /* SECCOMP_IOCTL_NOTIF_RECV into @req, which is zeroed first (the kernel rejects a non-zeroed
- * buffer with EINVAL). EINTR is retried. -ENOENT: the caller was gone (killed, or interrupted
- * before we received it) - not an error. */
+ * buffer with EINVAL). It blocks until a call is pending. -ENOENT: the caller was gone (killed,
+ * or interrupted before we received it), or, from Linux 6.6, every task using the filter has
+ * exited - not an error. -EINTR: a signal (loop.c's kick) interrupted the wait. */
 int kernel_notif_recv(int listener, struct seccomp_notif *req, size_t req_size);
 
 /* SECCOMP_IOCTL_NOTIF_SEND. -ENOENT: the call is gone (target killed, or a signal interrupted

@@ -5,6 +5,7 @@
  * signals, and the broker's lifecycle. */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -54,6 +55,8 @@ int mmsg_signals_block(void)
     served_signals(&set);
     /* A closed audit pipe must be an EPIPE to report, not a signal that kills the broker. */
     sigaddset(&set, SIGPIPE);
+    /* Only the loop role takes its kick (inline.c). */
+    sigaddset(&set, LOOP_KICK_SIGNAL);
     return -pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
@@ -109,19 +112,41 @@ static struct loaded_policy *policy_for(struct mmsg_broker *b, const struct list
     return p;
 }
 
-static void on_listener(struct mmsg_broker *b, struct listener *lst)
+/* SYNC_WAKE_UP wakes each side of a round trip on the other's CPU. With one caller that is a
+ * ping-pong on one CPU, the fastest there is; with many, every answered caller is pulled onto
+ * the broker's CPU, where they all queue while the other CPUs idle: 100 callers made 15.7k
+ * calls/s with it and 29.4k without, the broker getting 66% of a CPU instead of 98%. So it is
+ * on while the calls come mostly from one thread after another, off while callers alternate:
+ * decided over each SYNC_WINDOW calls, one ioctl when it changes. */
+#define SYNC_WINDOW 64
+static void adapt_wake(struct listener *lst, pid_t tid)
+{
+    bool want;
+
+    if (!lst->sync_ok)
+        return;
+    lst->sync_switches += tid != lst->sync_last_tid;
+    lst->sync_last_tid = tid;
+    if (++lst->sync_calls < SYNC_WINDOW)
+        return;
+    want = lst->sync_switches <= SYNC_WINDOW / 8;
+    lst->sync_calls = lst->sync_switches = 0;
+    if (want == lst->sync_on)
+        return;
+    if (kernel_notif_set_flags(lst->fd, want ? SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP : 0) < 0)
+        lst->sync_ok = false; /* leave it as it is */
+    else
+        lst->sync_on = want;
+}
+
+/* Take the call just received into b->req: a job, the policy, the line (notify.c). */
+static void take(struct mmsg_broker *b, struct listener *lst)
 {
     struct job *j;
-    int err;
 
-    err = kernel_notif_recv(lst->fd, b->req, b->sizes.seccomp_notif);
-    if (err == -ENOENT)
-        return; /* the caller went away between poll and RECV */
-    if (err < 0) {
-        log_error_errno(err, "receiving notification");
-        return;
-    }
+    adapt_wake(lst, (pid_t)b->req->pid);
     j = job_new(b, lst);
+
     if (!j) {
         /* Every job slot is held by a call in progress: refuse rather than wait. */
         (void)kernel_notif_reply(lst->fd, b->req->id, -EAGAIN, 0); /* ENOENT: gone anyway */
@@ -136,6 +161,65 @@ static void on_listener(struct mmsg_broker *b, struct listener *lst)
      * never changes the policy under a call in flight. NULL: it does not resolve. */
     j->pol = policy_for(b, lst);
     notify_handle(b, j, NULL);
+}
+
+static void on_listener(struct mmsg_broker *b, struct listener *lst)
+{
+    int err;
+
+    err = kernel_notif_recv(lst->fd, b->req, b->sizes.seccomp_notif);
+    /* ENOENT: the caller went away between poll and RECV; EINTR: the next poll says again. */
+    if (err == -ENOENT || err == -EINTR)
+        return;
+    if (err < 0) {
+        log_error_errno(err, "receiving notification");
+        return;
+    }
+    take(b, lst);
+}
+
+/* Whether every task using @fd's filter has exited. */
+static bool hung_up(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR));
+}
+
+/* The loop role of a broker with one listener, no agent and no busy-poll (b->direct): it
+ * waits for calls in NOTIF_RECV itself. Through epoll, each wake-up polls the listener, and
+ * seccomp_notify_poll() walks the whole list of pending calls every time: with 1,000 callers
+ * that walk was half the broker's CPU and tripled its cost per call. RECV takes the first
+ * pending call without the walk. Signals and the listener's hang-up are the serving thread's
+ * (loop_run() there, with the listener watched for EPOLLHUP only); it kicks this thread out of
+ * RECV when serving ends (inline_stop()). */
+void loop_run_direct(struct mmsg_broker *b)
+{
+    struct listener *lst = b->direct;
+
+    while (!inline_stopping(b)) {
+        int err = kernel_notif_recv(lst->fd, b->req, b->sizes.seccomp_notif);
+
+        if (err == -EINTR)
+            continue; /* a kick: see whether serving ends */
+        if (err == -ENOENT) {
+            /* Linux 6.6+ fails RECV at once when every task using the filter has exited
+             * (recv_wait_event()): end the role rather than spin. Linux 6.1 blocks on. */
+            if (hung_up(lst->fd))
+                return;
+            continue;
+        }
+        if (err < 0) {
+            if (ratelimit_below(&loop_rl))
+                log_error_errno(err, "receiving notification");
+            (void)usleep(1000); /* never spin on an error */
+            continue;
+        }
+        take(b, lst);
+        /* The call ran over its budget here: a fresh thread has the role now. */
+        if (inline_demoted())
+            return;
+    }
 }
 
 /* ---- listeners ---------------------------------------------------------------------------- */
@@ -192,10 +276,12 @@ int mmsg_broker_add_listener_info(struct mmsg_broker *b, int listener_fd,
         lst->init_pid = info->init_pid;
     }
     /* About 6 us instead of 40-50 us per round trip on a 2-vCPU VM: the woken caller runs on
-     * our CPU. Optional: older kernels (< 6.6) just lack the speed-up. */
+     * our CPU. Optional: older kernels (< 6.6) just lack the speed-up. adapt_wake() turns it
+     * off while many callers take turns. */
     r = kernel_notif_set_flags(listener_fd, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
     if (r < 0 && r != -EINVAL && r != -ENOTTY)
         log_debug_errno(r, "setting SYNC_WAKE_UP");
+    lst->sync_ok = lst->sync_on = r >= 0;
     ev.data.ptr = lst;
     if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, listener_fd, &ev) < 0) {
         r = -errno;
@@ -480,8 +566,13 @@ static void dispatch(struct mmsg_broker *b, const struct epoll_event *ev)
         return;
     }
     /* EPOLLHUP without EPOLLIN: every task using this filter has exited. */
-    if (ev->events & (EPOLLHUP | EPOLLERR))
+    if (ev->events & (EPOLLHUP | EPOLLERR)) {
+        if (lst == b->direct) {
+            inline_stop(b); /* no RECV on it any more: it is about to be closed */
+            b->direct = NULL;
+        }
         remove_listener(b, lst);
+    }
 }
 
 /* After a hand-over: let the calls already taken finish and answer (a listener closes when its
@@ -572,6 +663,31 @@ void loop_run(struct mmsg_broker *b)
     }
 }
 
+/* Serve the one listener of run and serve by RECV alone (loop_run_direct()) and watch it here
+ * for its hang-up only. --busy-poll needs epoll (RECV cannot poll without sleeping), and the
+ * agent adds listeners as containers come. */
+static void choose_direct(struct mmsg_broker *b)
+{
+    /* EPOLLHUP and EPOLLERR are always reported (epoll_ctl(2)); the wake-up of a new call,
+     * keyed EPOLLIN, then leaves this set alone. */
+    struct epoll_event ev = {.events = 0};
+    struct listener *lst = NULL;
+
+    if (b->agent || b->busy.budget_ns || b->n_listeners != 1)
+        return;
+    for (unsigned i = 0; i < b->n_alloc && !lst; i++)
+        if (b->listeners[i]->fd >= 0 && !b->listeners[i]->hung_up)
+            lst = b->listeners[i];
+    if (!lst)
+        return;
+    ev.data.ptr = lst;
+    if (epoll_ctl(b->epfd, EPOLL_CTL_MOD, lst->fd, &ev) < 0) {
+        log_debug_errno(-errno, "epoll_ctl: the listener stays in the epoll set");
+        return;
+    }
+    b->direct = lst;
+}
+
 int mmsg_broker_serve(struct mmsg_broker *b, pid_t child, int *ret_status)
 {
     struct epoll_event sev = {.events = EPOLLIN, .data.ptr = &tag_signals};
@@ -597,6 +713,7 @@ int mmsg_broker_serve(struct mmsg_broker *b, pid_t child, int *ret_status)
         goto out;
     /* The child (or serve's own children) may already be gone. */
     reap(child, &st->child_done, &st->child_status);
+    choose_direct(b);
     /* The loop runs on a thread of its own, handed on when a call overruns (inline.c). */
     r = inline_serve(b);
     if (r < 0)

@@ -114,8 +114,9 @@ struct mmsg_run_options {
  */
 int mmsg_run(struct mmsg_broker *broker, const struct mmsg_run_options *run, int *ret_status);
 
-/** mmsg_signals_block() - block the signals mmsg_broker_serve() forwards, plus SIGCHLD and
- * SIGPIPE, in the calling thread (call before creating any thread). */
+/** mmsg_signals_block() - block the signals mmsg_broker_serve() forwards, plus SIGCHLD,
+ * SIGPIPE and SIGRTMIN + 2 (which wakes the broker's own loop thread), in the calling thread
+ * (call before creating any thread). */
 int mmsg_signals_block(void);
 
 #endif

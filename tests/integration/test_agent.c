@@ -98,6 +98,28 @@ Test(serve, listener_fd_is_served_until_the_sandbox_exits, .timeout = 30)
     free(policy_path);
 }
 
+/* With one listener, serve waits for calls in NOTIF_RECV itself (loop.c loop_run_direct());
+ * SIGTERM must still end it while the sandbox lives on and no call comes. */
+Test(serve, sigterm_ends_serve_while_it_waits_for_calls, .timeout = 30)
+{
+    char *policy_path = h_temp_file(deny_policy);
+    struct h_run r;
+    const char *argv[] = {h_prog("oci-client"), "--serve-hold", MMSGATE_BIN, policy_path, NULL};
+    int code;
+
+    cr_assert(not(eq(ptr, policy_path, NULL)));
+    cr_assert(eq(int, h_start_native(&r, argv), 0));
+    cr_assert(h_wait_for(&r, "holding", 10000), "out: %s err: %s", r.out, r.err);
+    cr_expect(eq(sz, h_count_lines(r.out, "call ret=-1 errno=EPROTO"), 2), "out: %s", r.out);
+    (void)usleep(100 * 1000); /* serve is back in RECV */
+    cr_assert(eq(int, kill(r.pid, SIGTERM), 0));
+    code = h_finish(&r, 10000);
+    cr_expect(eq(int, code, 0), "serve did not end on SIGTERM (%d); stderr: %s", code, r.err);
+    h_run_done(&r);
+    unlink(policy_path);
+    free(policy_path);
+}
+
 Test(serve, caller_invisible_in_our_pid_namespace_is_denied, .timeout = 30)
 {
     /* notif.pid is 0: the broker cannot look at the caller, so it must fail closed with the

@@ -8,10 +8,14 @@
  *   oci-client --serve-other-pidns MMSGATE POLICY
  *                                  the same, but the broker runs in a new pid namespace where
  *                                  the caller is invisible (notif.pid == 0)
+ *   oci-client --serve-hold MMSGATE POLICY
+ *                                  like --serve, but the filtered task then waits ("holding")
+ *                                  until serve has exited
  * Output: "call ret=N errno=NAME data=..." per call. */
 #include <errno.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,7 +111,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc == 4 &&
-        (strcmp(argv[1], "--serve") == 0 || strcmp(argv[1], "--serve-other-pidns") == 0)) {
+        (strcmp(argv[1], "--serve") == 0 || strcmp(argv[1], "--serve-other-pidns") == 0 ||
+         strcmp(argv[1], "--serve-hold") == 0)) {
         int sv[2], fd;
         pid_t pid;
 
@@ -153,11 +158,20 @@ int main(int argc, char **argv)
                   (char *)NULL);
             return 127;
         }
+        /* --serve-hold: the filtered task stays until serve has gone (killed with it). */
+        if (strcmp(argv[1], "--serve-hold") == 0 && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+            return 1;
         listener = load_filter();
         if (listener < 0 || send_with_fd(sv[1], "L", listener) < 0)
             return 1;
         close(listener);
         do_calls();
+        if (strcmp(argv[1], "--serve-hold") == 0) {
+            printf("holding\n");
+            fflush(stdout);
+            for (;;)
+                pause();
+        }
         return 0;
     }
     fprintf(stderr, "usage: oci-client --agent SOCKET | --serve MMSGATE POLICY\n");
