@@ -15,18 +15,27 @@
  * throughout). Together they prove the entry's struct pid is the caller's, so its pidfd is too
  * (docs/emulation.md, "Only ever the caller"). An entry whose open fails is dropped.
  *
- * Thread-safe. At most HANDLES_MAX entries, and no more than RLIMIT_NOFILE / 16 (two fds
- * each); the least recently used idle entry makes room, and when none is idle the handles are
- * simply not kept. */
-#define HANDLES_MAX 256
+ * Thread-safe. At most HANDLES_MAX entries, found by tid through a hash, and no more than
+ * RLIMIT_NOFILE / 16 (two fds each); the least recently used idle entry makes room, and when none
+ * is idle the handles are simply not kept. */
+#define HANDLES_MAX 4096
 
 struct handles_entry;
+
+/* What never changes for a thread while its struct pid has a task (an exec by another thread
+ * of its group takes the group leader's pid, and ends this thread): its process and its ids
+ * in its own pid namespace, read once from its status file for remote_identity(). */
+struct handles_ids {
+    bool known;
+    pid_t tgid, ns_tid, ns_tgid;
+};
 
 /* A use of cached handles: not to be closed; released with handles_put(). */
 struct handles_ref {
     struct handles_entry *entry; /* NULL: nothing cached */
     int dirfd, pidfd;
     bool pidfd_thread;
+    struct handles_ids ids;
 };
 
 /* Look up @tid's handles. Return: true and @ret filled (the entry is held until handles_put());
@@ -40,6 +49,9 @@ void handles_put(struct handles_ref *ref, bool stale);
 /* Keep @dirfd and @pidfd, just bound to @tid's caller by an ID_VALID. Return: true, the cache
  * owns them and @ret holds a use; false, they stay the caller's (nothing is kept). */
 bool handles_add(pid_t tid, int dirfd, int pidfd, bool pidfd_thread, struct handles_ref *ret);
+
+/* Remember @ids for the entry @ref uses (read through its dirfd, then bound by an ID_VALID). */
+void handles_set_ids(struct handles_ref *ref, const struct handles_ids *ids);
 
 /* Close every idle entry (out of fds: make room). */
 void handles_flush(void);

@@ -105,7 +105,7 @@ int inputs_fetch(struct mmsg_broker *b, struct job *j)
         return -ENOENT;
     if (need & MMSG_INPUT_SOCKET)
         inspect_socket(j->sockfd, &j->mcall);
-    if ((need & MMSG_INPUT_PROCESS) && remote_identity(&j->remote, &j->ident) >= 0) {
+    if ((need & MMSG_INPUT_PROCESS) && remote_identity(&j->remote, true, &j->ident) >= 0) {
         j->ident_known = true;
         j->mcall.process_known = true;
         j->mcall.exe = j->ident.exe[0] ? j->ident.exe : NULL;
@@ -123,9 +123,10 @@ void inputs_identity(struct mmsg_broker *b, struct job *j)
 
     if (!b->audit || j->ident_known)
         return;
-    /* Read by number, then ID_VALID (in remote_identity()): a reused tid cannot put another
-     * process's name in the record. */
+    /* Read through the thread's kept handles or by number, then ID_VALID (in
+     * remote_identity()): a reused tid cannot put another process's name in the record. */
     remote_init(&id, j->listener, j->id, j->tid);
-    if (remote_identity(&id, &j->ident) >= 0)
+    if (remote_identity(&id, false, &j->ident) >= 0)
         j->ident_known = true;
+    remote_close(&id);
 }

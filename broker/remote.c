@@ -777,43 +777,141 @@ static pid_t last_id(const char *v, pid_t fallback)
     return (pid_t)strtol(last, NULL, 10);
 }
 
-int remote_identity(const struct remote *r, struct remote_identity *ret)
+/* Read @name of the caller into @buf: through its /proc/<tid> directory @dirfd, or by number
+ * when @dirfd is -1. Return: the length read; -ESRCH (no such task); -errno. */
+static int read_proc_in(int dirfd, pid_t tid, const char *name, char *buf, size_t buf_len)
+{
+    cleanup_close int fd = -1;
+    ssize_t n;
+
+    if (dirfd < 0)
+        return read_proc(tid, name, buf, buf_len);
+    fd = open_proc_at(dirfd, name, O_RDONLY);
+    if (fd < 0)
+        return fd;
+    n = read(fd, buf, buf_len - 1);
+    if (n < 0)
+        return errno == ESRCH ? -ESRCH : -errno;
+    buf[n] = '\0';
+    return (int)n;
+}
+
+/* The caller's identity through @dirfd (or by number, -1). @known: the ids of its cached
+ * entry, or NULL to read them (and its uid) from its status file into @ret_ids. Return: 0;
+ * -ESRCH when the task is gone (through a cached @dirfd: that thread exited). */
+static int read_identity(int dirfd, pid_t tid, const struct handles_ids *known,
+                         struct remote_identity *ret, struct handles_ids *ret_ids)
 {
     char status[4096];
     const char *v;
     ssize_t n;
     int err;
 
-    *ret = (struct remote_identity){0};
-    err = read_proc(r->tid, "status", status, sizeof(status));
-    if (err < 0)
-        return err;
-    v = status_field(status, "Tgid");
-    if (!v)
-        return -EIO;
-    ret->tgid = (pid_t)strtol(v, NULL, 10);
-    v = status_field(status, "Uid");
-    if (v)
-        ret->uid = (uint32_t)strtoul(v, NULL, 10);
-    v = status_field(status, "Threads");
-    ret->threaded = v && strtol(v, NULL, 10) > 1;
-    /* "NSpid:\t<outer> ... <innermost>": the last is the tid the caller sees itself;
-     * NStgid likewise for its process. */
-    ret->ns_tid = last_id(status_field(status, "NSpid"), r->tid);
-    ret->ns_tgid = last_id(status_field(status, "NStgid"), ret->tgid);
+    if (known) {
+        *ret_ids = *known;
+    } else {
+        err = read_proc_in(dirfd, tid, "status", status, sizeof(status));
+        if (err < 0)
+            return err;
+        v = status_field(status, "Tgid");
+        if (!v)
+            return -EIO;
+        ret_ids->tgid = (pid_t)strtol(v, NULL, 10);
+        v = status_field(status, "Uid");
+        if (v)
+            ret->uid = (uint32_t)strtoul(v, NULL, 10);
+        /* "NSpid:\t<outer> ... <innermost>": the last is the tid the caller sees itself;
+         * NStgid likewise for its process. */
+        ret_ids->ns_tid = last_id(status_field(status, "NSpid"), tid);
+        ret_ids->ns_tgid = last_id(status_field(status, "NStgid"), ret_ids->tgid);
+        ret_ids->known = true;
+    }
+    ret->tgid = ret_ids->tgid;
+    ret->ns_tid = ret_ids->ns_tid;
+    ret->ns_tgid = ret_ids->ns_tgid;
 
-    err = read_proc(r->tid, "comm", ret->comm, sizeof(ret->comm));
+    /* comm and exe change with an exec (comm with PR_SET_NAME too): read at every call. */
+    err = read_proc_in(dirfd, tid, "comm", ret->comm, sizeof(ret->comm));
+    if (err == -ESRCH)
+        return err;
     if (err > 0 && ret->comm[err - 1] == '\n')
         ret->comm[err - 1] = '\0';
-    {
+    if (dirfd >= 0) {
+        n = readlinkat(dirfd, "exe", ret->exe, sizeof(ret->exe) - 1);
+    } else {
         char path[64];
 
-        (void)snprintf(path, sizeof(path), "/proc/%d/exe", (int)r->tid); /* cannot truncate */
+        (void)snprintf(path, sizeof(path), "/proc/%d/exe", (int)tid); /* cannot truncate */
         n = readlink(path, ret->exe, sizeof(ret->exe) - 1);
-        ret->exe[n > 0 ? n : 0] = '\0';
     }
-    /* Read by number: only a call still pending now says it was the caller's. */
-    return remote_check(r) < 0 ? -ESRCH : 0;
+    ret->exe[n > 0 ? n : 0] = '\0';
+    return 0;
+}
+
+/* Keep the handles of a thread first seen here (a call decided without its memory, audited):
+ * its next calls read their identity through them. @dirfd was opened by number before the
+ * ID_VALID that just passed, so it names the caller; the pidfd opened now is bound like
+ * remote_open()'s by a second ID_VALID. Best effort: nothing is kept on any failure. */
+static void keep_handles(struct remote *r, int *dirfd, const struct handles_ids *ids)
+{
+    struct handles_ref ref;
+    int pidfd;
+    bool thread = remote_have_pidfd_thread();
+
+    pidfd = kernel_pidfd_open(thread ? r->tid : ids->tgid, thread ? PIDFD_THREAD : 0);
+    if (pidfd < 0)
+        return;
+    if (remote_check(r) < 0 || !handles_add(r->tid, *dirfd, pidfd, thread, &ref)) {
+        (void)close(pidfd); /* nothing to do about a failed close */
+        return;
+    }
+    *dirfd = -1; /* the cache's now */
+    handles_set_ids(&ref, ids);
+    handles_put(&ref, false);
+}
+
+int remote_identity(struct remote *r, bool with_uid, struct remote_identity *ret)
+{
+    struct handles_ref own = {.dirfd = -1, .pidfd = -1};
+    struct handles_ref *ref = r->cached.entry ? &r->cached : NULL;
+    struct handles_ids ids = {0};
+    cleanup_close int dirfd = -1;
+    int err;
+
+    *ret = (struct remote_identity){0};
+    if (!ref && handles_get(r->tid, &own))
+        ref = &own;
+    if (ref) {
+        /* Through the cached directory: reads fail once its thread has exited. */
+        err = read_identity(ref->dirfd, r->tid, with_uid || !ref->ids.known ? NULL : &ref->ids, ret,
+                            &ids);
+        if (err == -ESRCH && ref == &own) {
+            handles_put(&own, true); /* that thread is gone; the number may be the caller's */
+            ref = NULL;
+        } else if (err < 0) {
+            goto out;
+        }
+    }
+    if (!ref) {
+        /* By number, through a directory opened now; ID_VALID below says it was the caller's. */
+        if (r->tid > 0)
+            dirfd = open_proc(r->tid, "", O_PATH | O_DIRECTORY);
+        err = read_identity(dirfd, r->tid, NULL, ret, &ids);
+        if (err < 0)
+            goto out;
+    }
+    /* Only a call still pending now says that what was read was the caller's. */
+    err = remote_check(r) < 0 ? -ESRCH : 0;
+    if (err < 0)
+        goto out;
+    if (ref && !ref->ids.known)
+        handles_set_ids(ref, &ids);
+    else if (!ref && dirfd >= 0)
+        keep_handles(r, &dirfd, &ids);
+out:
+    if (own.entry)
+        handles_put(&own, false);
+    return err;
 }
 
 /* The caller's status file, opened by number and bound by ID_VALID: it names the caller's task

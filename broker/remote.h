@@ -125,15 +125,16 @@ struct remote_identity {
     pid_t tgid;
     pid_t ns_tid;  /* the caller's tid in its own (innermost) pid namespace */
     pid_t ns_tgid; /* its process id there */
-    uint32_t uid;
-    bool threaded; /* more than one thread */
+    uint32_t uid;  /* only with @with_uid */
     char comm[REMOTE_COMM_MAX];
     char exe[REMOTE_EXE_MAX]; /* "" when unreadable (kernel thread, or exe unlinked path) */
 };
 
-/* Read tgid, uid, comm and exe from /proc, then ID_VALID: what was read is the caller's.
- * Return: 0; -ESRCH (gone, or the tid no longer names the caller). */
-int remote_identity(const struct remote *r, struct remote_identity *ret);
+/* Read tgid, comm and exe (and uid, @with_uid) from /proc, then ID_VALID: what was read is the
+ * caller's. Through the thread's kept handles (handles.h), whose ids are read once; a thread
+ * seen for the first time gets them kept. Return: 0; -ESRCH (gone, or the tid no longer names
+ * the caller). */
+int remote_identity(struct remote *r, bool with_uid, struct remote_identity *ret);
 
 /* Whether a signal is pending for the caller that the kernel would deliver to this thread and
  * that interrupts a syscall (caught, or a default stop/terminate action). The first call opens

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -116,12 +117,71 @@ static int attacker(const char *fuse_file)
         pause();
 }
 
+/* One recvmmsg named @name (PR_SET_NAME) on a socket with one datagram queued, MSG_DONTWAIT.
+ * Return: the result, or -errno. */
+static long named_call(const char *name, int sock)
+{
+    char buf[64];
+    struct iovec iov = {buf, sizeof(buf)};
+    struct mmsghdr m = {.msg_hdr = {.msg_iov = &iov, .msg_iovlen = 1}};
+    long r;
+
+    (void)prctl(PR_SET_NAME, name);
+    r = syscall(NR_X86_64_RECVMMSG, sock, &m, 1, MSG_DONTWAIT, NULL);
+    return r < 0 ? -errno : r;
+}
+
+/* "attack-pidreuse reuse", in a pid namespace of its own: a process makes a call and exits, a
+ * new one is given its pid (ns_last_pid) and makes two calls, renamed in between. The broker
+ * kept the first one's handles; the second's calls must go to it, under its own names. */
+static int reuse(void)
+{
+    pid_t first, second;
+    int fd;
+
+    first = fork();
+    if (first == 0) {
+        int sock;
+
+        if (queue_datagrams(&sock) < 0)
+            _exit(fail("queueing datagrams"));
+        printf("first pid=%d ret=%ld\n", (int)getpid(), named_call("first-caller", sock));
+        fflush(stdout);
+        _exit(0);
+    }
+    if (first < 0 || waitpid(first, NULL, 0) != first)
+        return fail("first caller");
+    fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || dprintf(fd, "%d", (int)first - 1) < 0)
+        return fail("ns_last_pid");
+    close(fd);
+    second = fork();
+    if (second == 0) {
+        int sock;
+        long r1, r2;
+
+        if (queue_datagrams(&sock) < 0)
+            _exit(fail("queueing datagrams"));
+        r1 = named_call("second-caller", sock);
+        r2 = named_call("renamed-caller", sock);
+        printf("second pid=%d ret=%ld,%ld\n", (int)getpid(), r1, r2);
+        fflush(stdout);
+        _exit(0);
+    }
+    if (second < 0 || waitpid(second, NULL, 0) != second)
+        return fail("second caller");
+    printf("done\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *fuse_file = NULL;
     int status = 0;
     pid_t pid;
 
+    if (argc == 2 && strcmp(argv[1], "reuse") == 0)
+        return reuse();
     if (argc == 3 && strcmp(argv[1], "fuse") == 0)
         fuse_file = argv[2];
     else if (argc != 2 || strcmp(argv[1], "uffd") != 0)

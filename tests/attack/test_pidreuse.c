@@ -231,9 +231,21 @@ static int ns_init(int out, bool fuse, bool supervised)
     return 0;
 }
 
-static void expect_victim_untouched(bool fuse, bool supervised)
+/* What the namespace's init runs, writing its "result ..." or "error ..." line to @out. */
+struct ns_job {
+    int (*init)(int out, const struct ns_job *job);
+    bool fuse, supervised; /* ns_init() */
+    const char *policy;    /* ns_reuse() */
+};
+
+static int run_ns_init(int out, const struct ns_job *job)
 {
-    char buf[8192] = "";
+    return ns_init(out, job->fuse, job->supervised);
+}
+
+/* Run @job as init of a new pid namespace (with its own /proc); its output into @buf. */
+static void in_pid_namespace(const struct ns_job *job, char *buf, size_t size)
+{
     size_t len = 0;
     int out[2], status = 0;
     int64_t deadline;
@@ -256,7 +268,7 @@ static void expect_victim_untouched(bool fuse, bool supervised)
         init = fork();
         if (init == 0) {
             (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-            _exit(ns_init(out[1], fuse, supervised));
+            _exit(job->init(out[1], job));
         }
         _exit(init > 0 && waitpid(init, &status, 0) == init && WIFEXITED(status)
                   ? WEXITSTATUS(status)
@@ -264,13 +276,13 @@ static void expect_victim_untouched(bool fuse, bool supervised)
     }
     close(out[1]);
     deadline = attack_now_ms() + 100000;
-    while (len < sizeof(buf) - 1 && attack_now_ms() < deadline) {
+    while (len < size - 1 && attack_now_ms() < deadline) {
         struct pollfd pf = {.fd = out[0], .events = POLLIN};
         ssize_t n;
 
         if (poll(&pf, 1, 1000) <= 0)
             continue;
-        n = read(out[0], buf + len, sizeof(buf) - 1 - len);
+        n = read(out[0], buf + len, size - 1 - len);
         if (n <= 0)
             break;
         len += (size_t)n;
@@ -278,11 +290,115 @@ static void expect_victim_untouched(bool fuse, bool supervised)
     buf[len] = '\0';
     (void)kill(child, SIGKILL); /* takes the namespace with it when it is still running */
     (void)waitpid(child, &status, 0);
+    close(out[0]);
+}
+
+static void expect_victim_untouched(bool fuse, bool supervised)
+{
+    const struct ns_job job = {.init = run_ns_init, .fuse = fuse, .supervised = supervised};
+    char buf[8192];
+
+    in_pid_namespace(&job, buf, sizeof(buf));
     fprintf(stderr, "pidreuse: %s", buf);
     cr_assert(not(eq(ptr, strstr(buf, "result "), NULL)), "the attack did not run: %s", buf);
     /* The victim shares nothing with the caller but the pid: not one byte may change. */
     cr_expect(not(eq(ptr, strstr(buf, " changed=0 "), NULL)),
               "the broker wrote into an unrelated process: %s", buf);
+}
+
+/* Init for the kept-handles case: "attack-pidreuse reuse" under mmsgate, every call audited;
+ * says "result <its output> audit=<the audit lines>". */
+static int ns_reuse(int out, const struct ns_job *job)
+{
+    char *policy = h_temp_file(job->policy), *audit = h_temp_file("");
+    const char *argv[] = {"mmsgate",     "run", "--policy",          policy,  "--audit", audit,
+                          "--audit-all", "--",  ATTACK_PIDREUSE_BIN, "reuse", NULL};
+    char aud[16384] = "";
+    struct h_run r;
+    ssize_t n;
+    int fd;
+
+    if (!policy || !audit)
+        return say(out, "error temp files\n"), 1;
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+        return say(out, "error mounting /proc: %s\n", strerror(errno)), 1;
+    if (h_start_cli(&r, argv) < 0)
+        return say(out, "error starting mmsgate\n"), 1;
+    (void)h_finish(&r, 20000);
+    fd = open(audit, O_RDONLY | O_CLOEXEC);
+    n = fd >= 0 ? read(fd, aud, sizeof(aud) - 1) : 0;
+    if (n > 0)
+        aud[n] = '\0';
+    if (fd >= 0)
+        close(fd);
+    for (char *q = r.out; *q; q++)
+        if (*q == '\n')
+            *q = ' ';
+    /* Each record's processId and processName, in order: "6/first-caller 6/second-caller". */
+    {
+        char sum[512] = "";
+        size_t used = 0;
+
+        for (const char *q = aud; (q = strstr(q, "\"processId\":")) && used < sizeof(sum) - 1;) {
+            int pid = -1;
+            const char *name = strstr(q, "\"processName\":\"");
+            const char *end = name ? strchr(name + 15, '"') : NULL;
+
+            (void)sscanf(q, "\"processId\":%d", &pid);
+            if (!end)
+                break;
+            used += (size_t)snprintf(sum + used, sizeof(sum) - used, "%d/%.*s ", pid,
+                                     (int)(end - name - 15), name + 15);
+            q = end;
+        }
+        say(out, "result %s audit=%s\n", r.out, sum);
+    }
+    h_run_done(&r);
+    unlink(policy);
+    unlink(audit);
+    return 0;
+}
+
+/* The broker keeps a thread's /proc directory and pidfd from call to call (handles.c), and its
+ * ids. A thread that exits leaves its entry behind; the process that takes its number must be
+ * served through handles of its own and audited under its own name, and a rename between two
+ * calls of one thread must show. */
+static void expect_reused_pid_served_as_itself(const char *policy, const char *rets)
+{
+    const struct ns_job job = {.init = ns_reuse, .policy = policy};
+    char buf[16384], want[64], *a;
+    int first = -1, second = -2;
+    const char *p;
+
+    in_pid_namespace(&job, buf, sizeof(buf));
+    fprintf(stderr, "tidreuse: %s", buf);
+    cr_assert(not(eq(ptr, strstr(buf, "result "), NULL)), "the test did not run: %s", buf);
+    p = strstr(buf, "first pid=");
+    cr_assert(p && sscanf(p, "first pid=%d", &first) == 1, "%s", buf);
+    p = strstr(buf, "second pid=");
+    cr_assert(p && sscanf(p, "second pid=%d", &second) == 1, "%s", buf);
+    cr_assert(eq(int, first, second), "the second process did not get the first one's pid");
+    (void)snprintf(want, sizeof(want), "second pid=%d ret=%s ", second, rets);
+    cr_expect(not(eq(ptr, strstr(buf, want), NULL)), "want \"%s\": %s", want, buf);
+    /* One record per call, in order, each under the name the caller had. */
+    a = strstr(buf, "audit=");
+    cr_assert(not(eq(ptr, a, NULL)));
+    (void)snprintf(want, sizeof(want), "audit=%d/first-caller %d/second-caller %d/renamed-caller ",
+                   first, second, second);
+    cr_expect(eq(int, strncmp(a, want, strlen(want)), 0),
+              "audit records not under each caller's own name: want \"%s\": %s", want, a);
+}
+
+Test(pidreuse, reused_pid_is_audited_as_itself_on_a_decision_from_registers, .timeout = 120)
+{
+    expect_reused_pid_served_as_itself(
+        "{\"version\":1,\"default\":{\"action\":\"deny\",\"errno\":\"EPERM\"}}", "-1,-1");
+}
+
+Test(pidreuse, reused_pid_is_served_through_its_own_handles, .timeout = 120)
+{
+    expect_reused_pid_served_as_itself(EMULATE_ALL, "1,1");
 }
 
 /* The stalled page is a userfaultfd page (as root; also on Linux 6.1). */
