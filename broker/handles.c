@@ -11,14 +11,14 @@
 #include "handles.h"
 
 struct handles_entry {
+    uint64_t last_use;
     pid_t tid; /* 0: free */
     int dirfd, pidfd;
+    unsigned refs;
+    int next; /* the next entry of its bucket, or of the free list; -1: none */
+    struct handles_ids ids;
     bool pidfd_thread;
     bool dead; /* dropped while in use: closed at the last handles_put() */
-    unsigned refs;
-    uint64_t last_use;
-    struct handles_ids ids;
-    int next; /* the next entry of its bucket, or of the free list; -1: none */
 };
 
 /* Entries are found by tid through HANDLES_BUCKETS chains: with a thousand callers a linear

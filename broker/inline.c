@@ -30,7 +30,7 @@
 /* The watchdog only ticks while calls run inline; after this long without one it sleeps. */
 #define WATCH_IDLE_NS (200 * 1000000ull)
 #define MAX_DEMOTED 16
-#define KICK_INTERVAL_NS (2 * 1000000)
+#define KICK_INTERVAL_NS 2000000L
 
 static struct ratelimit inline_rl = RATELIMIT_INIT(10000, 5);
 
