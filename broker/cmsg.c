@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Control messages in the caller's layout: net/compat.c put_cmsg_compat() and
  * scm_detach_fds_compat(), net/core/scm.c put_cmsg() and scm_detach_fds(). */
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -148,15 +149,22 @@ void cmsg_translate(struct cmsg_out *o, struct msghdr *nm)
             continue;
         }
         if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_PIDFD && len == sizeof(int)) {
-            int pfd, nfd;
+            size_t need = cmsg_hdr_len(o) + sizeof(int);
+            int pfd, nfd = -EFAULT;
 
-            /* net/core/scm.c scm_pidfd_recv(): needs room for the whole message. */
+            /* net/core/scm.c scm_pidfd_recv(): it needs room for the whole message; its fd is
+             * O_CLOEXEC whatever the flags (pidfd_prepare()), and installed only once
+             * put_cmsg() has written the message. Where that faults, nothing is installed and
+             * the bytes before the fault are written (the number, last, is past it); where
+             * pidfd_prepare() fails, its error is written as the number. */
             memcpy(&pfd, data, sizeof(int));
-            if (o->any && o->cap - o->used >= cmsg_hdr_len(o) + sizeof(int) &&
-                (nfd = kernel_notif_addfd(o->r->listener, o->r->id, pfd, o->cloexec)) >= 0)
+            if (o->any && o->cap - o->used >= need) {
+                if (remote_writable(o->r, o->uaddr + o->used, need))
+                    nfd = kernel_notif_addfd(o->r->listener, o->r->id, pfd, true);
                 cmsg_put(o, SOL_SOCKET, SCM_PIDFD, &nfd, sizeof(nfd));
-            else
+            } else {
                 o->flags |= MSG_CTRUNC;
+            }
             (void)close(pfd);
             continue;
         }

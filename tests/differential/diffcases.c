@@ -168,7 +168,15 @@ enum opt {
     O_HOPLIMIT6 = 1 << 10,
     O_TCLASS6 = 1 << 11,
     O_RECVERR = 1 << 12,
+    O_PASSPIDFD = 1 << 13, /* SO_PASSPIDFD (6.5): an SCM_PIDFD of the sender per datagram */
 };
+
+#ifndef SO_PASSPIDFD
+#define SO_PASSPIDFD 76
+#endif
+#ifndef SCM_PIDFD
+#define SCM_PIDFD 0x04
+#endif
 
 struct dc {
     char name[64];
@@ -446,6 +454,9 @@ static void set_opts(const struct dc *c, struct setup *s)
 {
     if (c->opts & O_PASSCRED)
         setint(s->rfd, SOL_SOCKET, SO_PASSCRED, 1);
+    /* Before Linux 6.5 there is no such option: neither run gets the message then. */
+    if (c->opts & O_PASSPIDFD)
+        (void)setsockopt(s->rfd, SOL_SOCKET, SO_PASSPIDFD, &(int){1}, sizeof(int));
     if (c->opts & O_TS)
         setint(s->rfd, SOL_SOCKET, SO_TIMESTAMP_OLD_, 1);
     if (c->opts & O_TSNS)
@@ -693,6 +704,8 @@ static struct cm_size cm_need(const struct dc *c)
         add_cm(&z, sizeof(int));
     if (c->opts & O_PASSCRED)
         add_cm(&z, sizeof(struct ucred));
+    if (c->opts & O_PASSPIDFD)
+        add_cm(&z, sizeof(int));
     if (c->n_fds)
         add_cm(&z, (size_t)c->n_fds * sizeof(int));
     return z;
@@ -1088,7 +1101,7 @@ static void cmsg_data(const struct cmsghdr *cm, const unsigned char *d, size_t n
 {
     int lvl = cm->cmsg_level, typ = cm->cmsg_type;
 
-    if (lvl == SOL_SOCKET && typ == SCM_RIGHTS) {
+    if (lvl == SOL_SOCKET && (typ == SCM_RIGHTS || typ == SCM_PIDFD)) {
         size_t i = 0;
 
         for (; i + sizeof(int) <= n; i += sizeof(int)) {
@@ -1704,6 +1717,27 @@ static void add_errors(void)
                                 .n_fds = 1,
                                 .ctl = CTL_AMPLE_});
         }
+    /* SCM_PIDFD where the control buffer faults: scm_pidfd_recv() installs the fd only once
+     * put_cmsg() has written the message; the caller's fd table must not change. */
+    for (unsigned at = 0; at < 2; at++) {
+        char nm[64];
+
+        snprintf(nm, sizeof(nm), "fault-unix-pidfd-ctl-ro@%u", at);
+        add(nm, (struct dc){.sk = SK_UNIX_DGRAM,
+                            .n_dgram = 2,
+                            .vlen = 2,
+                            .flags = DW,
+                            .fault = F_CTL_RO,
+                            .fault_at = at,
+                            .opts = O_PASSPIDFD,
+                            .ctl = CTL_AMPLE_});
+    }
+    add("cmsg-pidfd-ample-cloexec", (struct dc){.sk = SK_UNIX_DGRAM,
+                                                .n_dgram = 2,
+                                                .vlen = 2,
+                                                .flags = DW | MSG_CMSG_CLOEXEC,
+                                                .opts = O_PASSPIDFD,
+                                                .ctl = CTL_AMPLE_});
     add("fault-hdr-noread@0-vlen0",
         (struct dc){.sk = SK_UDP4, .n_dgram = 3, .vlen = 0, .fault = F_HDR_NOREAD});
     add("fault-hdr-noread@1-eagain-first", (struct dc){.sk = SK_UDP4,
@@ -1745,6 +1779,7 @@ static void add_cmsgs(void)
         {"hoplimit6", SK_UDP6, O_HOPLIMIT6},
         {"tclass6", SK_UDP6, O_TCLASS6},
         {"creds", SK_UNIX_DGRAM, O_PASSCRED},
+        {"pidfd", SK_UNIX_DGRAM, O_PASSPIDFD},
         {"combo4", SK_UDP4, O_TS | O_PKTINFO | O_TTL | O_TOS},
         {"combo6", SK_UDP6, O_TSNS | O_PKTINFO6 | O_HOPLIMIT6 | O_TCLASS6},
         {"ts-unix", SK_UNIX_DGRAM, O_TS},
