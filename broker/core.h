@@ -86,7 +86,8 @@ struct inline_state {
     pid_t loop_tid;          /* the thread running it */
     unsigned n_demoted;      /* threads that lost the role and still finish their call */
     bool watchdog_idle, done;
-    pthread_t loop_thread; /* the thread holding the loop role, while loop_alive */
+    uint64_t cpu_call, cpu_start; /* the watchdog's: the call (start_ns) and its CPU clock then */
+    pthread_t loop_thread;        /* the thread holding the loop role, while loop_alive */
     bool loop_alive;
     bool stop; /* direct receiving ends (inline_stop()); read without the lock */
 };

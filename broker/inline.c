@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include "core.h"
@@ -24,8 +25,10 @@
 
 #define INLINE_BUDGET_MS 2
 /* A call that keeps a CPU busy (a huge vlen, thousands of iovecs) rather than sleeping gets a
- * little longer: on a loaded machine a normal call can be preempted for a while. */
+ * little longer, counted in the CPU time it used: on a loaded machine a normal call can be
+ * preempted for a while. Whatever it does, INLINE_WALL_MAX_MS ends it on the loop. */
 #define INLINE_BUDGET_RUNNING_MS 10
+#define INLINE_WALL_MAX_MS 1000
 #define WATCH_INTERVAL_US 1000
 /* The watchdog only ticks while calls run inline; after this long without one it sleeps. */
 #define WATCH_IDLE_NS (200 * 1000000ull)
@@ -141,7 +144,8 @@ static int start_loop_thread(struct mmsg_broker *b)
 
 /* Whether thread @tid of this process sleeps (in a page fault its caller holds up, say) rather
  * than runs or waits for a CPU: a loaded machine makes a call slow without it being stuck, and
- * only a stuck one is worth a new thread. */
+ * only a stuck one is worth a new thread. A sleep in futex() is a wait for one of our own locks
+ * (held by a worker the machine has not run yet), not for the caller. */
 static bool blocked(pid_t tid)
 {
     char path[64], buf[256], *paren;
@@ -159,7 +163,58 @@ static bool blocked(pid_t tid)
     buf[n] = '\0';
     /* "tid (comm) S ...": the comm may hold anything, the state follows its last ')'. */
     paren = strrchr(buf, ')');
-    return paren && paren[1] == ' ' && (paren[2] == 'S' || paren[2] == 'D');
+    if (!paren || paren[1] != ' ' || (paren[2] != 'S' && paren[2] != 'D'))
+        return false;
+    /* "/proc/<tid>/syscall": the number of the system call it sleeps in, first. */
+    (void)snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return true;
+    n = read(fd, buf, sizeof(buf) - 1);
+    (void)close(fd); /* read-only */
+    if (n <= 0)
+        return true;
+    buf[n] = '\0';
+    return strtol(buf, NULL, 10) != SYS_futex;
+}
+
+/* The CPU time the loop thread has used, in ns; 0 when it cannot be read. Under in->lock, with
+ * in->loop_alive: the thread exists. */
+static uint64_t loop_cpu_ns(const struct inline_state *in)
+{
+    struct timespec ts;
+    clockid_t clock;
+
+    if (!in->loop_alive || pthread_getcpuclockid(in->loop_thread, &clock) != 0 ||
+        clock_gettime(clock, &ts) < 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Whether the call running inline is stuck, at @now: it sleeps for its caller past the budget,
+ * or has used the CPU for INLINE_BUDGET_RUNNING_MS (a huge vlen, thousands of iovecs), or has
+ * been running at all for INLINE_WALL_MAX_MS. A call the machine merely has not run (1,000
+ * runnable callers on 2 CPUs can keep it waiting for tens of ms) is none of these: demoting it
+ * would send all of its process's calls to the pool for good. */
+static bool stuck(struct inline_state *in, uint64_t now)
+{
+    uint64_t cpu;
+
+    if (!in->active)
+        return false;
+    if (in->cpu_call != in->start_ns) {
+        /* First look at this call (at most a tick after it started): its CPU clock from here. */
+        in->cpu_call = in->start_ns;
+        in->cpu_start = loop_cpu_ns(in);
+    }
+    if (now - in->start_ns < INLINE_BUDGET_MS * 1000000ull)
+        return false;
+    if (now - in->start_ns >= INLINE_WALL_MAX_MS * 1000000ull)
+        return true;
+    cpu = loop_cpu_ns(in);
+    if (cpu && in->cpu_start && cpu - in->cpu_start >= INLINE_BUDGET_RUNNING_MS * 1000000ull)
+        return true;
+    return blocked(in->loop_tid);
 }
 
 static void *watchdog_main(void *arg)
@@ -171,10 +226,7 @@ static void *watchdog_main(void *arg)
     while (!in->done) {
         uint64_t now = emu_now_ns();
 
-        if (in->active && now - in->start_ns >= INLINE_BUDGET_MS * 1000000ull &&
-            (now - in->start_ns >= INLINE_BUDGET_RUNNING_MS * 1000000ull ||
-             blocked(in->loop_tid)) &&
-            start_loop_thread(b) >= 0) {
+        if (stuck(in, now) && start_loop_thread(b) >= 0) {
             /* The stuck thread keeps its call; a fresh one takes the loop. */
             if (ratelimit_below(&inline_rl))
                 log_warning("a call from %d ran over %d ms on the loop; serving its process "

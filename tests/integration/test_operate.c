@@ -3,6 +3,8 @@
  * enforced), a learned policy runs the same workload with zero denials, and a reload switches
  * policies under load without losing a call or mixing versions; the audit file is reopened.
  * 64-bit callers, so these run on hosts without IA32 emulation. */
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,8 @@
 static const char deny_policy[] =
     "{\"version\":1,\"default\":{\"action\":\"allow\"},\"rules\":[{\"name\":\"no-dontwait\","
     "\"match\":{\"flags\":{\"any\":[\"MSG_DONTWAIT\"]}},\"action\":\"deny\",\"errno\":\"EPERM\"}]}";
+
+static const char emulate_policy[] = "{\"version\":1,\"default\":{\"action\":\"emulate\"}}";
 
 struct spin {
     unsigned long calls, eperm, other;
@@ -270,6 +274,82 @@ Test(operate, busy_poll_never_spins_for_sparse_calls, .timeout = 60)
     busy_counts(&r, &spins, &hits);
     fprintf(stderr, "operate: busy-poll, 5 ms apart: spun %lu, found %lu\n", spins, hits);
     cr_expect(le(u64, spins, 4), "spun %lu times for 40 calls 5 ms apart", spins);
+    h_run_done(&r);
+    unlink(policy_path);
+    free(policy_path);
+}
+
+/* A CPU hog on CPU 0: SCHED_FIFO bursts of HOG_BURST_MS, HOG_GAP_MS apart, HOG_BURSTS times. */
+#define HOG_BURSTS 10
+#define HOG_BURST_MS 40
+#define HOG_GAP_MS 60
+
+static void *hog(void *arg)
+{
+    struct sched_param sp = {.sched_priority = 1};
+    cpu_set_t cpu0;
+
+    (void)arg;
+    CPU_ZERO(&cpu0);
+    CPU_SET(0, &cpu0);
+    if (sched_setaffinity(0, sizeof(cpu0), &cpu0) < 0 ||
+        pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) != 0)
+        return (void *)1;
+    (void)usleep(300 * 1000); /* the broker is serving */
+    for (int i = 0; i < HOG_BURSTS; i++) {
+        struct timespec t0, t;
+
+        (void)clock_gettime(CLOCK_MONOTONIC, &t0);
+        do
+            (void)clock_gettime(CLOCK_MONOTONIC, &t);
+        while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < HOG_BURST_MS);
+        (void)usleep(HOG_GAP_MS * 1000);
+    }
+    return NULL;
+}
+
+/* A call carried out on the loop thread is handed on to a fresh thread, and its process served
+ * apart from then on, only when it is stuck: asleep for its caller, or using the CPU. A broker
+ * the machine merely does not run (here a real-time hog takes its CPU for 40 ms, ten times,
+ * while a caller on the other CPU makes emulated calls back to back) has nothing stuck. */
+Test(operate, a_preempted_call_is_not_taken_for_a_stuck_one, .timeout = 60)
+{
+    char *policy_path = h_temp_file(emulate_policy);
+    const char *argv[] = {"/usr/bin/taskset",
+                          "-c",
+                          "0",
+                          MMSGATE_BIN,
+                          "run",
+                          "--policy",
+                          NULL,
+                          "--",
+                          "/usr/bin/taskset",
+                          "-c",
+                          "1",
+                          h_prog("spin-denied64"),
+                          "1.5",
+                          NULL};
+    pthread_t t;
+    void *hog_ret = NULL;
+    struct h_run r;
+    struct spin s;
+
+    if (geteuid() != 0)
+        cr_skip_test("SCHED_FIFO needs root");
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+        cr_skip_test("needs two CPUs");
+    cr_assert(ne(ptr, policy_path, NULL));
+    argv[6] = policy_path;
+    cr_assert(eq(int, pthread_create(&t, NULL, hog, NULL), 0));
+    cr_assert(eq(int, h_native(&r, argv, 30000), 0), "err: %s", r.err);
+    cr_assert(eq(int, pthread_join(t, &hog_ret), 0));
+    cr_assert(eq(ptr, hog_ret, NULL), "could not start the hog");
+    s = spin_result(&r);
+    fprintf(stderr, "operate: preempted broker: %lu calls\n", s.calls);
+    cr_expect(gt(u64, s.calls, 100));
+    cr_expect(eq(u64, s.eperm + s.other, 0), "every call emulated (EAGAIN): %lu EPERM, %lu other",
+              s.eperm, s.other);
+    cr_expect(eq(ptr, strstr(r.err, "ran over"), NULL), "a preempted call was demoted: %s", r.err);
     h_run_done(&r);
     unlink(policy_path);
     free(policy_path);
