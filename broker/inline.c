@@ -142,39 +142,42 @@ static int start_loop_thread(struct mmsg_broker *b)
     return r;
 }
 
+/* Read /proc/self/task/@tid/@name into @buf. Return: false when it cannot be read. */
+static bool read_task(pid_t tid, const char *name, char *buf, size_t size)
+{
+    char path[64];
+    ssize_t n;
+    int fd;
+
+    (void)snprintf(path, sizeof(path), "/proc/self/task/%d/%s", (int)tid, name);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    n = read(fd, buf, size - 1);
+    (void)close(fd); /* read-only */
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    return true;
+}
+
 /* Whether thread @tid of this process sleeps (in a page fault its caller holds up, say) rather
  * than runs or waits for a CPU: a loaded machine makes a call slow without it being stuck, and
  * only a stuck one is worth a new thread. A sleep in futex() is a wait for one of our own locks
  * (held by a worker the machine has not run yet), not for the caller. */
 static bool blocked(pid_t tid)
 {
-    char path[64], buf[256], *paren;
-    ssize_t n;
-    int fd;
+    char buf[256], *paren;
 
-    (void)snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (!read_task(tid, "stat", buf, sizeof(buf)))
         return false;
-    n = read(fd, buf, sizeof(buf) - 1);
-    (void)close(fd); /* read-only */
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
     /* "tid (comm) S ...": the comm may hold anything, the state follows its last ')'. */
     paren = strrchr(buf, ')');
     if (!paren || paren[1] != ' ' || (paren[2] != 'S' && paren[2] != 'D'))
         return false;
-    /* "/proc/<tid>/syscall": the number of the system call it sleeps in, first. */
-    (void)snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    /* "syscall": the number of the system call it sleeps in, first. */
+    if (!read_task(tid, "syscall", buf, sizeof(buf)))
         return true;
-    n = read(fd, buf, sizeof(buf) - 1);
-    (void)close(fd); /* read-only */
-    if (n <= 0)
-        return true;
-    buf[n] = '\0';
     return strtol(buf, NULL, 10) != SYS_futex;
 }
 

@@ -157,14 +157,16 @@ static int open_proc_at(int dirfd, const char *name, int flags)
     return errno == ENOENT || errno == ESRCH ? -ESRCH : -errno;
 }
 
-/* Read /proc/<tid>/@name by number: the caller must confirm with ID_VALID afterwards that the
- * tid still named its caller (a pending caller cannot have exited, so it held the tid). */
-static int read_proc(pid_t tid, const char *name, char *buf, size_t buf_len)
+/* Read @name of the caller into @buf: through its /proc/<tid> directory @dirfd, or by number
+ * when @dirfd is -1 (then the caller must confirm with ID_VALID afterwards that the tid still
+ * named its caller: a pending caller cannot have exited, so it held the tid). Return: the
+ * length read; -ESRCH (no such task); -errno. */
+static int read_proc_in(int dirfd, pid_t tid, const char *name, char *buf, size_t buf_len)
 {
     cleanup_close int fd = -1;
     ssize_t n;
 
-    fd = open_proc(tid, name, O_RDONLY);
+    fd = dirfd < 0 ? open_proc(tid, name, O_RDONLY) : open_proc_at(dirfd, name, O_RDONLY);
     if (fd < 0)
         return fd;
     n = read(fd, buf, buf_len - 1);
@@ -172,6 +174,11 @@ static int read_proc(pid_t tid, const char *name, char *buf, size_t buf_len)
         return errno == ESRCH ? -ESRCH : -errno;
     buf[n] = '\0';
     return (int)n;
+}
+
+static int read_proc(pid_t tid, const char *name, char *buf, size_t buf_len)
+{
+    return read_proc_in(-1, tid, name, buf, buf_len);
 }
 
 /* Parse "Key:\t<value>" from a /proc status text. */
@@ -775,25 +782,6 @@ static pid_t last_id(const char *v, pid_t fallback)
         if (*p == '\t' || *p == ' ')
             last = p + 1;
     return (pid_t)strtol(last, NULL, 10);
-}
-
-/* Read @name of the caller into @buf: through its /proc/<tid> directory @dirfd, or by number
- * when @dirfd is -1. Return: the length read; -ESRCH (no such task); -errno. */
-static int read_proc_in(int dirfd, pid_t tid, const char *name, char *buf, size_t buf_len)
-{
-    cleanup_close int fd = -1;
-    ssize_t n;
-
-    if (dirfd < 0)
-        return read_proc(tid, name, buf, buf_len);
-    fd = open_proc_at(dirfd, name, O_RDONLY);
-    if (fd < 0)
-        return fd;
-    n = read(fd, buf, buf_len - 1);
-    if (n < 0)
-        return errno == ESRCH ? -ESRCH : -errno;
-    buf[n] = '\0';
-    return (int)n;
 }
 
 /* The caller's identity through @dirfd (or by number, -1). @known: the ids of its cached

@@ -110,10 +110,6 @@ static int ns_init(int out, bool fuse, bool supervised)
 
     if (!policy || !audit)
         return say(out, "error temp files\n"), 1;
-    /* Our own /proc, so the broker (inside this namespace) sees its callers' pids there. */
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-        return say(out, "error mounting /proc: %s\n", strerror(errno)), 1;
     if (fuse) {
         e = fstall_start(&fs);
         if (e < 0)
@@ -243,7 +239,7 @@ static int run_ns_init(int out, const struct ns_job *job)
     return ns_init(out, job->fuse, job->supervised);
 }
 
-/* Run @job as init of a new pid namespace (with its own /proc); its output into @buf. */
+/* Run @job as init of a new pid namespace, with its own /proc; its output into @buf. */
 static void in_pid_namespace(const struct ns_job *job, char *buf, size_t size)
 {
     size_t len = 0;
@@ -268,6 +264,12 @@ static void in_pid_namespace(const struct ns_job *job, char *buf, size_t size)
         init = fork();
         if (init == 0) {
             (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+            /* Our own /proc, so the broker (inside this namespace) sees its callers' pids. */
+            if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+                mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+                say(out[1], "error mounting /proc: %s\n", strerror(errno));
+                _exit(1);
+            }
             _exit(job->init(out[1], job));
         }
         _exit(init > 0 && waitpid(init, &status, 0) == init && WIFEXITED(status)
@@ -320,9 +322,6 @@ static int ns_reuse(int out, const struct ns_job *job)
 
     if (!policy || !audit)
         return say(out, "error temp files\n"), 1;
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-        return say(out, "error mounting /proc: %s\n", strerror(errno)), 1;
     if (h_start_cli(&r, argv) < 0)
         return say(out, "error starting mmsgate\n"), 1;
     (void)h_finish(&r, 20000);
