@@ -159,13 +159,16 @@ void cmsg_translate(struct cmsg_out *o, struct msghdr *nm)
              * pidfd_prepare() fails, its error is written as the number. */
             memcpy(&pfd, data, sizeof(int));
             if (o->any && o->cap - o->used >= need) {
-                if (remote_writable(o->r, o->uaddr + o->used, need))
+                if (pfd < 0) /* our own receipt wrote pidfd_prepare()'s error: pass it on */
+                    nfd = pfd;
+                else if (remote_writable(o->r, o->uaddr + o->used, need))
                     nfd = kernel_notif_addfd(o->r->listener, o->r->id, pfd, true);
                 cmsg_put(o, SOL_SOCKET, SCM_PIDFD, &nfd, sizeof(nfd));
             } else {
                 o->flags |= MSG_CTRUNC;
             }
-            (void)close(pfd);
+            if (pfd >= 0)
+                (void)close(pfd);
             continue;
         }
         if (o->compat && cm->cmsg_level == SOL_SOCKET) {

@@ -89,7 +89,8 @@ struct inline_state {
     uint64_t cpu_call, cpu_start; /* the watchdog's: the call (start_ns) and its CPU clock then */
     pthread_t loop_thread;        /* the thread holding the loop role, while loop_alive */
     bool loop_alive;
-    bool stop; /* direct receiving ends (inline_stop()); read without the lock */
+    bool stop;                 /* direct receiving ends (inline_stop()); read without the lock */
+    struct sigaction old_kick; /* LOOP_KICK_SIGNAL's action before serving */
 };
 
 /* What serving keeps between loop incarnations (loop.c). */
@@ -188,6 +189,9 @@ bool inline_demoted(void);
 int inline_serve(struct mmsg_broker *b);
 /* Whether a thread that lost the loop role is still finishing its call. */
 bool inline_busy(struct mmsg_broker *b);
+/* pthread_create() with LOOP_KICK_SIGNAL blocked in the new thread: only the loop role takes
+ * it (a thread created by the loop thread would inherit its unblocked mask). */
+int broker_thread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
 /* Direct receiving (b->direct): whether it is to end; end it, kicking the loop role out of
  * NOTIF_RECV, and return once no thread holds the role. */
 bool inline_stopping(struct mmsg_broker *b);

@@ -25,10 +25,11 @@
 
 #define INLINE_BUDGET_MS 2
 /* A call that keeps a CPU busy (a huge vlen, thousands of iovecs) rather than sleeping gets a
- * little longer, counted in the CPU time it used: on a loaded machine a normal call can be
- * preempted for a while. Whatever it does, INLINE_WALL_MAX_MS ends it on the loop. */
+ * little longer, counted in the CPU time it used (on a loaded machine a normal call can be
+ * preempted for a while), and so does one waiting for a lock of ours. Whatever it does,
+ * INLINE_WALL_MAX_MS ends it on the loop. */
 #define INLINE_BUDGET_RUNNING_MS 10
-#define INLINE_WALL_MAX_MS 1000
+#define INLINE_WALL_MAX_MS 500
 #define WATCH_INTERVAL_US 1000
 /* The watchdog only ticks while calls run inline; after this long without one it sleeps. */
 #define WATCH_IDLE_NS (200 * 1000000ull)
@@ -129,6 +130,19 @@ static void *loop_thread(void *arg)
     return NULL;
 }
 
+int broker_thread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+    sigset_t kick, old;
+    int r;
+
+    sigemptyset(&kick);
+    sigaddset(&kick, LOOP_KICK_SIGNAL);
+    (void)pthread_sigmask(SIG_BLOCK, &kick, &old); /* cannot fail with a valid set */
+    r = pthread_create(t, attr, fn, arg);
+    (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return r;
+}
+
 static int start_loop_thread(struct mmsg_broker *b)
 {
     pthread_attr_t attr;
@@ -137,7 +151,7 @@ static int start_loop_thread(struct mmsg_broker *b)
 
     (void)pthread_attr_init(&attr);
     (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    r = -pthread_create(&t, &attr, loop_thread, b);
+    r = -broker_thread_create(&t, &attr, loop_thread, b);
     (void)pthread_attr_destroy(&attr);
     return r;
 }
@@ -161,24 +175,27 @@ static bool read_task(pid_t tid, const char *name, char *buf, size_t size)
     return true;
 }
 
+enum sleep { RUNNING, SLEEPS_ON_LOCK, SLEEPS };
+
 /* Whether thread @tid of this process sleeps (in a page fault its caller holds up, say) rather
  * than runs or waits for a CPU: a loaded machine makes a call slow without it being stuck, and
- * only a stuck one is worth a new thread. A sleep in futex() is a wait for one of our own locks
- * (held by a worker the machine has not run yet), not for the caller. */
-static bool blocked(pid_t tid)
+ * only a stuck one is worth a new thread. A sleep in futex() is a wait for one of our own locks:
+ * held by a worker the machine has not run yet, or by a thread a caller stalls while it holds
+ * a socket's lock (emulate.c): worth a new thread too, only later. */
+static enum sleep sleeping(pid_t tid)
 {
     char buf[256], *paren;
 
     if (!read_task(tid, "stat", buf, sizeof(buf)))
-        return false;
+        return RUNNING;
     /* "tid (comm) S ...": the comm may hold anything, the state follows its last ')'. */
     paren = strrchr(buf, ')');
     if (!paren || paren[1] != ' ' || (paren[2] != 'S' && paren[2] != 'D'))
-        return false;
+        return RUNNING;
     /* "syscall": the number of the system call it sleeps in, first. */
     if (!read_task(tid, "syscall", buf, sizeof(buf)))
-        return true;
-    return strtol(buf, NULL, 10) != SYS_futex;
+        return SLEEPS;
+    return strtol(buf, NULL, 10) == SYS_futex ? SLEEPS_ON_LOCK : SLEEPS;
 }
 
 /* The CPU time the loop thread has used, in ns; 0 when it cannot be read. Under in->lock, with
@@ -201,7 +218,8 @@ static uint64_t loop_cpu_ns(const struct inline_state *in)
  * would send all of its process's calls to the pool for good. */
 static bool stuck(struct inline_state *in, uint64_t now)
 {
-    uint64_t cpu;
+    uint64_t cpu, wall;
+    enum sleep z;
 
     if (!in->active)
         return false;
@@ -210,14 +228,16 @@ static bool stuck(struct inline_state *in, uint64_t now)
         in->cpu_call = in->start_ns;
         in->cpu_start = loop_cpu_ns(in);
     }
-    if (now - in->start_ns < INLINE_BUDGET_MS * 1000000ull)
+    wall = now - in->start_ns;
+    if (wall < INLINE_BUDGET_MS * 1000000ull)
         return false;
-    if (now - in->start_ns >= INLINE_WALL_MAX_MS * 1000000ull)
+    if (wall >= INLINE_WALL_MAX_MS * 1000000ull)
         return true;
     cpu = loop_cpu_ns(in);
     if (cpu && in->cpu_start && cpu - in->cpu_start >= INLINE_BUDGET_RUNNING_MS * 1000000ull)
         return true;
-    return blocked(in->loop_tid);
+    z = sleeping(in->loop_tid);
+    return z == SLEEPS || (z == SLEEPS_ON_LOCK && wall >= INLINE_BUDGET_RUNNING_MS * 1000000ull);
 }
 
 static void *watchdog_main(void *arg)
@@ -230,15 +250,21 @@ static void *watchdog_main(void *arg)
         uint64_t now = emu_now_ns();
 
         if (stuck(in, now) && start_loop_thread(b) >= 0) {
+            pid_t tid = in->tid;
+
             /* The stuck thread keeps its call; a fresh one takes the loop. */
-            if (ratelimit_below(&inline_rl))
-                log_warning("a call from %d ran over %d ms on the loop; serving its process "
-                            "apart",
-                            (int)in->tid, INLINE_BUDGET_MS);
-            pool_mark_staller(b->pool, in->tid);
+            pool_mark_staller(b->pool, tid);
             in->gen++;
             in->active = false;
             in->n_demoted++;
+            /* Not under the lock: stderr may be the caller's, and it can hold a write. */
+            pthread_mutex_unlock(&in->lock);
+            if (ratelimit_below(&inline_rl))
+                log_warning("a call from %d ran over %d ms on the loop; serving its process "
+                            "apart",
+                            (int)tid, INLINE_BUDGET_MS);
+            pthread_mutex_lock(&in->lock);
+            continue;
         }
         if (!in->active && now - in->last_ns > WATCH_IDLE_NS) {
             in->watchdog_idle = true;
@@ -279,7 +305,7 @@ void inline_stop(struct mmsg_broker *b)
          * sees the flag at once. */
         if (in->loop_alive)
             (void)pthread_kill(in->loop_thread, LOOP_KICK_SIGNAL);
-        (void)clock_gettime(CLOCK_REALTIME, &until);
+        (void)clock_gettime(CLOCK_MONOTONIC, &until); /* in->finished waits on it */
         until.tv_nsec += KICK_INTERVAL_NS;
         if (until.tv_nsec >= 1000000000) {
             until.tv_sec++;
@@ -299,10 +325,11 @@ int inline_serve(struct mmsg_broker *b)
     if (b->direct) {
         struct sigaction sa = {.sa_handler = on_kick};
 
-        if (sigaction(LOOP_KICK_SIGNAL, &sa, NULL) < 0)
+        /* Process-wide: the one before is given back when serving ends (library users). */
+        if (sigaction(LOOP_KICK_SIGNAL, &sa, &in->old_kick) < 0)
             return -errno;
     }
-    r = -pthread_create(&watchdog, NULL, watchdog_main, b);
+    r = -broker_thread_create(&watchdog, NULL, watchdog_main, b);
     if (r < 0)
         return r;
     r = start_loop_thread(b);
@@ -320,6 +347,8 @@ int inline_serve(struct mmsg_broker *b)
         pthread_cond_wait(&in->finished, &in->lock);
     pthread_mutex_unlock(&in->lock);
     (void)pthread_join(watchdog, NULL);
+    if (b->direct)
+        (void)sigaction(LOOP_KICK_SIGNAL, &in->old_kick, NULL); /* cannot fail: it was set */
     return r;
 }
 
@@ -328,7 +357,15 @@ void inline_init(struct inline_state *in)
     *in = (struct inline_state){0};
     pthread_mutex_init(&in->lock, NULL);
     pthread_cond_init(&in->wake, NULL);
-    pthread_cond_init(&in->finished, NULL);
+    {
+        pthread_condattr_t ca;
+
+        /* inline_stop() waits on it with a timeout: immune to the wall clock's steps. */
+        (void)pthread_condattr_init(&ca);
+        (void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&in->finished, &ca);
+        (void)pthread_condattr_destroy(&ca);
+    }
 }
 
 bool inline_busy(struct mmsg_broker *b)

@@ -84,7 +84,11 @@ int kernel_notif_addfd(int listener, uint64_t id, int srcfd, bool cloexec)
     };
     int r;
 
-    r = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+    /* kernel/seccomp.c seccomp_notify_addfd(): an interrupted wait takes the request back
+     * unless the target already installed the fd (then it returns that): retrying is safe. */
+    do
+        r = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+    while (r < 0 && errno == EINTR);
     if (r < 0)
         return -errno;
     return r;

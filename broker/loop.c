@@ -178,12 +178,13 @@ static void on_listener(struct mmsg_broker *b, struct listener *lst)
     take(b, lst);
 }
 
-/* Whether every task using @fd's filter has exited. */
+/* Whether every task using @fd's filter has exited. POLLHUP only: seccomp_notify_poll() says
+ * POLLERR when a signal interrupts it taking the filter's lock. */
 static bool hung_up(int fd)
 {
     struct pollfd p = {.fd = fd, .events = POLLIN};
 
-    return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR));
+    return poll(&p, 1, 0) > 0 && (p.revents & POLLHUP);
 }
 
 /* The loop role of a broker with one listener, no agent and no busy-poll (b->direct): it

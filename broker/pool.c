@@ -254,7 +254,7 @@ static void grow(struct pool *p)
     if (r >= 0) {
         w->scratch.stop = &p->b->stopping;
         w->scratch.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        r = w->scratch.wake < 0 ? -errno : -pthread_create(&w->thread, NULL, worker_main, w);
+        r = w->scratch.wake < 0 ? -errno : -broker_thread_create(&w->thread, NULL, worker_main, w);
         if (r < 0)
             emu_scratch_done(&w->scratch);
     }
@@ -452,7 +452,7 @@ int pool_submit(struct pool *p, struct job *j)
 
     pthread_mutex_lock(&p->lock);
     if (!p->watcher_started) {
-        r = -pthread_create(&p->watcher, NULL, watcher_main, p);
+        r = -broker_thread_create(&p->watcher, NULL, watcher_main, p);
         if (r < 0) {
             pthread_mutex_unlock(&p->lock);
             return r;

@@ -10,6 +10,10 @@
  *   stall fuse-timeout: only the timeout is on that page.
  *   stall fuse-socketcall (i386 build only): socketcall(SYS_RECVMMSG) whose argument block is
  *               on that page (the broker reads it before it can decide anything).
+ *   stall fuse-lock: the attacker's entry 1 has its iovec on that page and its name on a
+ *               read-only page (so the broker takes it with a peek, holding the socket's lock
+ *               while it writes), and once it is stuck there a second process of its own calls
+ *               on the same socket: that call waits for the lock on the loop thread.
  * Prints "result mode=M calls=N p50_us=A p99_us=B max_us=C" (calls < 100 when the victim was
  * still stuck at the deadline; a stuck call counts as taking the whole remaining time).
  * The fuse modes are for runs under mmsgate only: natively the attacker would fault on its own
@@ -158,12 +162,37 @@ static void attack_uffd(int ready)
 
 static struct fstall fuse_fs;
 static int fuse_ready = -1;
+static int lock_go = -1; /* fuse-lock: tells the second process to call */
+static void *ro_page;
 
-/* Tells the launcher once the broker's read is held by the FUSE server. */
+/* Two entries on @rx, entry 1 with its iovec at @iov1 and its name on the read-only page. */
+static void two_entries(int rx, void *iov1)
+{
+    static char buf0[64];
+    struct iovec iov[2] = {{buf0, sizeof(buf0)}, {iov1, 64}};
+    struct mmsghdr v[2] = {{.msg_hdr = {.msg_iov = &iov[0], .msg_iovlen = 1}},
+                           {.msg_hdr = {.msg_name = ro_page,
+                                        .msg_namelen = sizeof(struct sockaddr_in),
+                                        .msg_iov = &iov[1],
+                                        .msg_iovlen = 1}}};
+
+    (void)syscall(NR_RECVMMSG, rx, v, 2, MSG_DONTWAIT, NULL);
+}
+
+/* Tells the launcher once the broker's read is held by the FUSE server; with fuse-lock, first
+ * starts the second process's call and gives it time to reach the socket's lock. */
 static void *say_when_stalled(void *arg)
 {
     (void)arg;
-    if (fstall_wait_stalled(&fuse_fs, -1) && write(fuse_ready, "R", 1) != 1)
+    if (!fstall_wait_stalled(&fuse_fs, -1))
+        return NULL;
+    if (lock_go >= 0) {
+        /* Forked before: a fork now would wait for our mm, which the stalled read holds. */
+        if (write(lock_go, "G", 1) != 1)
+            die("go");
+        (void)usleep(100 * 1000);
+    }
+    if (write(fuse_ready, "R", 1) != 1)
         die("ready");
     return NULL;
 }
@@ -181,6 +210,29 @@ static void attack_fuse(int ready, const char *what)
 
     socket_pair(&rx, &tx);
     refill(rx, tx, 1);
+    if (strcmp(what, "fuse-lock") == 0) {
+        int go[2];
+        pid_t second;
+
+        ro_page = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (ro_page == MAP_FAILED || pipe(go) < 0)
+            die("fuse-lock setup");
+        second = fork();
+        if (second < 0)
+            die("fork");
+        if (second == 0) {
+            static char buf2[64];
+            char c;
+
+            if (read(go[0], &c, 1) != 1)
+                _exit(1);
+            refill(rx, tx, 2);
+            two_entries(rx, buf2);
+            _exit(0);
+        }
+        lock_go = go[1];
+        refill(rx, tx, 1); /* two in all */
+    }
     /* Our own mount namespace: the mount disappears with us. This process is the FUSE server
      * (a thread); it never keeps a file of its own mount open, which would deadlock its exit. */
     if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -200,6 +252,8 @@ static void attack_fuse(int ready, const char *what)
         die("pthread_create");
     if (strcmp(what, "fuse-timeout") == 0) {
         (void)syscall(NR_RECVMMSG, rx, &v, 1, MSG_DONTWAIT, page);
+    } else if (strcmp(what, "fuse-lock") == 0) {
+        two_entries(rx, page);
     } else if (strcmp(what, "fuse-socketcall") == 0) {
 #if defined(__i386__)
         (void)syscall(NR_I386_SOCKETCALL, SOCKETCALL_SYS_RECVMMSG, page);
@@ -257,9 +311,9 @@ int main(int argc, char **argv)
     pid_t attacker, vic;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (argc != 2 ||
-        (strcmp(argv[1], "vlen") && strcmp(argv[1], "uffd") && strcmp(argv[1], "fuse") &&
-         strcmp(argv[1], "fuse-timeout") && strcmp(argv[1], "fuse-socketcall")))
+    if (argc != 2 || (strcmp(argv[1], "vlen") && strcmp(argv[1], "uffd") &&
+                      strcmp(argv[1], "fuse") && strcmp(argv[1], "fuse-timeout") &&
+                      strcmp(argv[1], "fuse-socketcall") && strcmp(argv[1], "fuse-lock")))
         return 2;
     if (pipe(ready) < 0 || pipe(lat) < 0)
         die("pipe");
