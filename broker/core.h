@@ -80,6 +80,7 @@ struct inline_state {
     pthread_cond_t finished; /* serving ended */
     unsigned gen;            /* incarnation of the loop role */
     bool active;             /* a call runs inline on the loop thread */
+    bool call_done;          /* ...and has finished (atomic: set before taking the lock) */
     uint64_t start_ns;       /* since when */
     uint64_t last_ns;        /* the last inline call's start */
     pid_t tid;               /* its caller */

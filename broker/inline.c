@@ -62,6 +62,7 @@ bool inline_run(struct mmsg_broker *b, struct job *j)
         return false;
     }
     in->active = true;
+    __atomic_store_n(&in->call_done, false, __ATOMIC_RELAXED);
     in->start_ns = emu_now_ns();
     in->last_ns = in->start_ns;
     in->tid = j->tid;
@@ -72,6 +73,9 @@ bool inline_run(struct mmsg_broker *b, struct job *j)
 
     j->may_wait = false; /* a call that must wait goes to the pool, having taken nothing */
     notify_handle(b, j, tl_scratch);
+    /* Done, said before taking the lock: the watchdog may hold it (and be preempted holding
+     * it), and must not take this thread's wait for it for a stuck call. */
+    __atomic_store_n(&in->call_done, true, __ATOMIC_RELEASE);
 
     pthread_mutex_lock(&in->lock);
     demoted = tl_gen != in->gen;
@@ -221,7 +225,7 @@ static bool stuck(struct inline_state *in, uint64_t now)
     uint64_t cpu, wall;
     enum sleep z;
 
-    if (!in->active)
+    if (!in->active || __atomic_load_n(&in->call_done, __ATOMIC_ACQUIRE))
         return false;
     if (in->cpu_call != in->start_ns) {
         /* First look at this call (at most a tick after it started): its CPU clock from here. */
@@ -237,6 +241,8 @@ static bool stuck(struct inline_state *in, uint64_t now)
     if (cpu && in->cpu_start && cpu - in->cpu_start >= INLINE_BUDGET_RUNNING_MS * 1000000ull)
         return true;
     z = sleeping(in->loop_tid);
+    if (__atomic_load_n(&in->call_done, __ATOMIC_ACQUIRE))
+        return false; /* it finished meanwhile: its sleep is on our lock */
     return z == SLEEPS || (z == SLEEPS_ON_LOCK && wall >= INLINE_BUDGET_RUNNING_MS * 1000000ull);
 }
 
