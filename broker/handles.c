@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The handle cache of handles.h: a table indexed by tid, a mutex held only to look up, insert or
  * release, and a use count so that an entry is never closed under a thread using it. Why it
- * is safe to keep these two handles and no others: handles.h and docs/emulation.md. */
+ * is safe to keep these handles and no others: handles.h and docs/emulation.md. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -14,6 +14,7 @@ struct handles_entry {
     uint64_t last_use;
     pid_t tid; /* 0: free */
     int dirfd, pidfd;
+    int commfd; /* /proc/<tid>/comm opened through dirfd, or -1: handles_keep_comm() */
     unsigned refs;
     int next; /* the next entry of its bucket, or of the free list; -1: none */
     struct handles_ids ids;
@@ -49,6 +50,8 @@ static void close_entry(struct handles_entry *e)
     /* Nothing to do about a failed close. */
     (void)close(e->dirfd);
     (void)close(e->pidfd);
+    if (e->commfd >= 0)
+        (void)close(e->commfd);
     *e = (struct handles_entry){.next = free_head};
     free_head = idx;
     n_used--;
@@ -63,7 +66,7 @@ static int entry_limit(void)
 
         if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
             rl.rlim_cur / 16 < n)
-            n = rl.rlim_cur / 16;
+            n = rl.rlim_cur / 16; /* three fds an entry: under a fifth of the limit */
         limit = (int)n;
         for (int i = 0; i < HANDLES_BUCKETS; i++)
             buckets[i] = -1;
@@ -82,6 +85,7 @@ static void fill(struct handles_entry *e, struct handles_ref *ret)
     *ret = (struct handles_ref){.entry = e,
                                 .dirfd = e->dirfd,
                                 .pidfd = e->pidfd,
+                                .commfd = e->commfd,
                                 .pidfd_thread = e->pidfd_thread,
                                 .ids = e->ids};
 }
@@ -90,7 +94,7 @@ bool handles_get(pid_t tid, struct handles_ref *ret)
 {
     bool found = false;
 
-    *ret = (struct handles_ref){.dirfd = -1, .pidfd = -1};
+    *ret = (struct handles_ref){.dirfd = -1, .pidfd = -1, .commfd = -1};
     if (tid <= 0)
         return false;
     pthread_mutex_lock(&lock);
@@ -121,7 +125,7 @@ void handles_put(struct handles_ref *ref, bool stale)
     if (e->dead && e->refs == 0)
         close_entry(e);
     pthread_mutex_unlock(&lock);
-    *ref = (struct handles_ref){.dirfd = -1, .pidfd = -1};
+    *ref = (struct handles_ref){.dirfd = -1, .pidfd = -1, .commfd = -1};
 }
 
 void handles_set_ids(struct handles_ref *ref, const struct handles_ids *ids)
@@ -135,12 +139,28 @@ void handles_set_ids(struct handles_ref *ref, const struct handles_ids *ids)
     pthread_mutex_unlock(&lock);
 }
 
+bool handles_keep_comm(struct handles_ref *ref, int commfd)
+{
+    bool kept = false;
+
+    if (!ref->entry)
+        return false;
+    pthread_mutex_lock(&lock);
+    if (ref->entry->commfd < 0 && !ref->entry->dead) {
+        ref->entry->commfd = commfd;
+        ref->commfd = commfd;
+        kept = true;
+    }
+    pthread_mutex_unlock(&lock);
+    return kept;
+}
+
 bool handles_add(pid_t tid, int dirfd, int pidfd, bool pidfd_thread, struct handles_ref *ret)
 {
     struct handles_entry *slot = NULL;
     int n, idx;
 
-    *ret = (struct handles_ref){.dirfd = -1, .pidfd = -1};
+    *ret = (struct handles_ref){.dirfd = -1, .pidfd = -1, .commfd = -1};
     if (tid <= 0)
         return false;
     pthread_mutex_lock(&lock);
@@ -177,6 +197,7 @@ bool handles_add(pid_t tid, int dirfd, int pidfd, bool pidfd_thread, struct hand
         *slot = (struct handles_entry){.tid = tid,
                                        .dirfd = dirfd,
                                        .pidfd = pidfd,
+                                       .commfd = -1,
                                        .pidfd_thread = pidfd_thread,
                                        .next = *bucket_of(tid)};
         *bucket_of(tid) = idx;

@@ -89,6 +89,10 @@ int inputs_fetch(struct mmsg_broker *b, struct job *j)
         record_args(j);
     }
     decode_call(&j->call, &j->mcall);
+    /* The socket first: the ID_VALID after it binds kept handles before any read. */
+    j->sockfd = remote_getfd(&j->remote, j->call.fd);
+    if (j->sockfd == -ENOENT)
+        return -ENOENT;
     /* The timeout is read whenever a rule or an emulation may use it: once, here. */
     if (j->call.timeout)
         (void)uabi_read_timeout(&j->remote, &j->call); /* the outcome is in call.timeout_err */
@@ -100,9 +104,6 @@ int inputs_fetch(struct mmsg_broker *b, struct job *j)
         j->rec.tv_sec = j->call.timeout_ts.tv_sec;
         j->rec.tv_nsec = j->call.timeout_ts.tv_nsec;
     }
-    j->sockfd = remote_getfd(&j->remote, j->call.fd);
-    if (j->sockfd == -ENOENT)
-        return -ENOENT;
     if (need & MMSG_INPUT_SOCKET)
         inspect_socket(j->sockfd, &j->mcall);
     if ((need & MMSG_INPUT_PROCESS) && remote_identity(&j->remote, true, &j->ident) >= 0) {
@@ -112,8 +113,8 @@ int inputs_fetch(struct mmsg_broker *b, struct job *j)
         j->mcall.comm = j->ident.comm;
         j->mcall.uid = j->ident.uid;
     }
-    /* Every handle was bound to the caller by remote_open()'s ID_VALID, and remote_identity()
-     * checked again after its reads by number: nothing here needs another check. */
+    /* Every handle was bound to the caller by remote_open()'s or remote_getfd()'s ID_VALID,
+     * and remote_identity() checked again after its reads: nothing here needs another. */
     return 0;
 }
 
@@ -123,8 +124,13 @@ void inputs_identity(struct mmsg_broker *b, struct job *j)
 
     if (!b->audit || j->ident_known)
         return;
-    /* Read through the thread's kept handles or by number, then ID_VALID (in
+    /* Through the handles the call was served with, when they are the thread's kept ones and
+     * bound (no further check); else through the kept handles or by number, then ID_VALID (in
      * remote_identity()): a reused tid cannot put another process's name in the record. */
+    if (j->remote.cached.entry && j->remote.bound) {
+        j->ident_known = remote_identity(&j->remote, false, &j->ident) >= 0;
+        return;
+    }
     remote_init(&id, j->listener, j->id, j->tid);
     if (remote_identity(&id, false, &j->ident) >= 0)
         j->ident_known = true;

@@ -256,8 +256,8 @@ static int open_memory(struct remote *r, int dirfd)
 }
 
 /* With the caller's thread's cached handles (handles.h): its memory opened through the cached
- * /proc/<tid>, which fails if that thread has exited, so the number is still its own; then
- * ID_VALID. Return: as remote_open(); -ESTALE: no usable entry, open from scratch. */
+ * /proc/<tid>, which fails if that thread has exited. Not yet bound: the first access binds
+ * all (remote_bind()). Return: as remote_open(); -ESTALE: no usable entry, open from scratch. */
 static int open_cached(struct remote *r)
 {
     int err;
@@ -274,12 +274,25 @@ static int open_cached(struct remote *r)
     }
     r->pidfd = r->cached.pidfd;
     r->pidfd_thread = r->cached.pidfd_thread;
-    /* The check that binds the memory opened above and the cached pidfd to the caller: the
-     * entry's thread was alive at the open, the call's thread held the number throughout. */
+    return 0;
+}
+
+/* The check that binds cached handles to the caller, made once, before their first use (and
+ * after remote_getfd()'s pidfd_getfd(), when that comes first, so one ID_VALID binds both):
+ * the entry's thread was alive when its memory was opened, and the call's thread, still
+ * pending now, held the number from NOTIF_RECV until now, so the two are one. Without this an
+ * entry could be a newer thread's that took the number after the call's thread died. */
+static int remote_bind(struct remote *r)
+{
+    int err;
+
+    if (r->bound || r->borrowed)
+        return 0;
     err = kernel_notif_id_valid(r->listener, r->id);
     if (err < 0)
-        remote_close(r);
-    return err;
+        return err;
+    r->bound = true;
+    return 0;
 }
 
 int remote_open(struct remote *r, int listener, uint64_t id, pid_t tid)
@@ -307,6 +320,7 @@ int remote_open(struct remote *r, int listener, uint64_t id, pid_t tid)
         /* The one check that binds every handle above to the caller: a pending call's thread
          * cannot have exited, so it held the tid throughout. */
         err = kernel_notif_id_valid(listener, id);
+        r->bound = err >= 0;
     }
     if (err < 0) {
         remote_close(r);
@@ -348,11 +362,16 @@ void remote_close(struct remote *r)
     remote_forget_mappings(r);
 }
 
-int remote_check(const struct remote *r)
+int remote_check(struct remote *r)
 {
+    int err;
+
     if (r->borrowed)
         return 0; /* remote_open_memory(): no call behind it */
-    return kernel_notif_id_valid(r->listener, r->id);
+    err = kernel_notif_id_valid(r->listener, r->id);
+    if (err >= 0)
+        r->bound = true; /* every handle of @r was opened before this */
+    return err;
 }
 
 /* ---- protections ---------------------------------------------------------------------------
@@ -617,8 +636,8 @@ static size_t accessible(struct remote *r, uint64_t addr, size_t len, bool write
         return 0;
     if (r->borrowed)
         return len; /* remote_open_memory(): the fd's own bounds are the only faults */
-    if (r->mapsfd < 0)
-        return 0;
+    if (r->mapsfd < 0 || remote_bind(r) < 0)
+        return 0; /* not opened, or the call is gone: nothing is read or written */
     while (ok < len) {
         struct remote_vma v = {0};
 
@@ -763,9 +782,13 @@ int remote_getfd(struct remote *r, int fd)
         if (nfd < 0 || same != 0)
             return -EXDEV;
     }
-    err = remote_check(r);
-    if (err < 0)
-        return err;
+    /* Binds the fd to the caller, through the caller's own thread pidfd as through the group's
+     * and kcmp by number; a thread pidfd bound already needs no second check. */
+    if (!r->bound || !r->pidfd_thread) {
+        err = remote_check(r);
+        if (err < 0)
+            return err;
+    }
     return TAKE_FD(nfd);
 }
 
@@ -784,11 +807,37 @@ static pid_t last_id(const char *v, pid_t fallback)
     return (pid_t)strtol(last, NULL, 10);
 }
 
-/* The caller's identity through @dirfd (or by number, -1). @known: the ids of its cached
- * entry, or NULL to read them (and its uid) from its status file into @ret_ids. Return: 0;
- * -ESRCH when the task is gone (through a cached @dirfd: that thread exited). */
-static int read_identity(int dirfd, pid_t tid, const struct handles_ids *known,
-                         struct remote_identity *ret, struct handles_ids *ret_ids)
+/* The thread's comm into @buf: through the entry's kept comm file, else opened through @dirfd
+ * (or by number, -1) and then offered to the entry @ref (NULL: none) for its next calls.
+ * Return: as read_proc_in(). */
+static int read_comm(struct handles_ref *ref, int dirfd, pid_t tid, char *buf, size_t buf_len)
+{
+    cleanup_close int fd = -1;
+    ssize_t n;
+
+    if (ref && ref->commfd >= 0) {
+        n = pread(ref->commfd, buf, buf_len - 1, 0);
+    } else {
+        fd = dirfd < 0 ? open_proc(tid, "comm", O_RDONLY) : open_proc_at(dirfd, "comm", O_RDONLY);
+        if (fd < 0)
+            return fd;
+        n = read(fd, buf, buf_len - 1);
+    }
+    if (n < 0)
+        return errno == ESRCH ? -ESRCH : -errno;
+    buf[n] = '\0';
+    if (ref && fd >= 0 && handles_keep_comm(ref, fd))
+        fd = -1; /* the entry's now */
+    return (int)n;
+}
+
+/* The caller's identity through the entry @ref (NULL: none) and its directory @dirfd (or by
+ * number, -1). @known: the ids of its cached entry, or NULL to read them (and its uid) from its
+ * status file into @ret_ids. Return: 0; -ESRCH when the task is gone (through a cached @dirfd:
+ * that thread exited). */
+static int read_identity(struct handles_ref *ref, int dirfd, pid_t tid,
+                         const struct handles_ids *known, struct remote_identity *ret,
+                         struct handles_ids *ret_ids)
 {
     char status[4096];
     const char *v;
@@ -819,7 +868,7 @@ static int read_identity(int dirfd, pid_t tid, const struct handles_ids *known,
     ret->ns_tgid = ret_ids->ns_tgid;
 
     /* comm and exe change with an exec (comm with PR_SET_NAME too): read at every call. */
-    err = read_proc_in(dirfd, tid, "comm", ret->comm, sizeof(ret->comm));
+    err = read_comm(ref, dirfd, tid, ret->comm, sizeof(ret->comm));
     if (err == -ESRCH)
         return err;
     if (err > 0 && ret->comm[err - 1] == '\n')
@@ -871,8 +920,8 @@ int remote_identity(struct remote *r, bool with_uid, struct remote_identity *ret
         ref = &own;
     if (ref) {
         /* Through the cached directory: reads fail once its thread has exited. */
-        err = read_identity(ref->dirfd, r->tid, with_uid || !ref->ids.known ? NULL : &ref->ids, ret,
-                            &ids);
+        err = read_identity(ref, ref->dirfd, r->tid, with_uid || !ref->ids.known ? NULL : &ref->ids,
+                            ret, &ids);
         if (err == -ESRCH && ref == &own) {
             handles_put(&own, true); /* that thread is gone; the number may be the caller's */
             ref = NULL;
@@ -884,14 +933,17 @@ int remote_identity(struct remote *r, bool with_uid, struct remote_identity *ret
         /* By number, through a directory opened now; ID_VALID below says it was the caller's. */
         if (r->tid > 0)
             dirfd = open_proc(r->tid, "", O_PATH | O_DIRECTORY);
-        err = read_identity(dirfd, r->tid, NULL, ret, &ids);
+        err = read_identity(NULL, dirfd, r->tid, NULL, ret, &ids);
         if (err < 0)
             goto out;
     }
-    /* Only a call still pending now says that what was read was the caller's. */
-    err = remote_check(r) < 0 ? -ESRCH : 0;
-    if (err < 0)
-        goto out;
+    /* Only a call still pending now says that what was read was the caller's; through the
+     * handles of @r, bound already (remote_bind()), it was. */
+    if (ref != &r->cached || !r->bound) {
+        err = remote_check(r) < 0 ? -ESRCH : 0;
+        if (err < 0)
+            goto out;
+    }
     if (ref && !ref->ids.known)
         handles_set_ids(ref, &ids);
     else if (!ref && dirfd >= 0)
@@ -996,8 +1048,12 @@ int remote_signal_pending(struct remote *r)
     return remote_status_pending(r->statusfd);
 }
 
-int remote_kill(const struct remote *r)
+int remote_kill(struct remote *r)
 {
+    int err = remote_bind(r);
+
+    if (err < 0)
+        return err;
     /* SIGKILL takes the whole thread group whichever thread it is sent to
      * (kernel/signal.c complete_signal()), so no PIDFD_SIGNAL_THREAD_GROUP is needed. */
     return kernel_pidfd_send_signal(r->pidfd, SIGKILL, 0);

@@ -48,6 +48,7 @@ struct remote {
     int pidfd;     /* the caller's thread (PIDFD_THREAD), else its thread group; -1 */
     int statusfd;  /* /proc/<tid>/status, bound by an ID_VALID after its open; -1: not yet */
     bool pidfd_thread;
+    bool bound; /* an ID_VALID passed after every handle above was opened (remote_bind()) */
     struct handles_ref cached; /* .entry: pidfd is the cache's (handles.h), not to be closed */
     uint64_t gen;              /* this opening, for remote_read()'s window; 0: none */
     /* Mappings seen during this notification: copy_{from,to}_user faults on a page the caller
@@ -74,8 +75,11 @@ struct remote {
  * fds or memory, which says nothing about the caller. */
 bool remote_out_of_fds(int err);
 
-/* Open the caller's handles, then ID_VALID. Return: 0; -ESRCH (tid 0: caller outside our pid
- * namespace); -ENOENT (the call is gone); -errno (-EMFILE: out of fds). */
+/* Open the caller's handles, then ID_VALID. Through the thread's kept handles (handles.h) that
+ * ID_VALID waits for their first use instead, remote_getfd(), remote_read(), remote_write() or
+ * remote_kill(), so that one check binds them and the fd taken. Return: 0; -ESRCH (tid 0:
+ * caller outside our pid namespace); -ENOENT (the call is gone); -errno (-EMFILE: out of
+ * fds). */
 int remote_open(struct remote *r, int listener, uint64_t id, pid_t tid);
 void remote_close(struct remote *r);
 
@@ -91,8 +95,9 @@ void remote_open_memory(struct remote *r, int memfd);
  * may have changed them): the next access looks again, as copy_{from,to}_user would. */
 void remote_forget_mappings(struct remote *r);
 
-/* ID_VALID: 0 while the call is pending; -ENOENT once it is gone. */
-int remote_check(const struct remote *r);
+/* ID_VALID: 0 while the call is pending (which binds every handle opened before it); -ENOENT
+ * once it is gone. */
+int remote_check(struct remote *r);
 
 /* Copy @len bytes at @addr in the caller into @buf. Return: 0; -EFAULT when any byte is
  * unreadable to the caller itself (copy_from_user), or the caller's mm is gone. */
@@ -153,7 +158,7 @@ int remote_status_open(int listener, uint64_t id, pid_t tid);
 int remote_status_pending(int statusfd);
 
 /* SIGKILL the caller's whole process. */
-int remote_kill(const struct remote *r);
+int remote_kill(struct remote *r);
 
 /* The thread group of @tid, read from /proc/<tid>/status: for sharing work fairly only, never
  * for a security decision. Return: the tgid; -errno. */

@@ -388,7 +388,8 @@ Test(restart, batch_rcvtimeo_returns_count_then_eintr, .timeout = 30)
  * watcher wakes it through it), and workers are started as calls need them, so a count that
  * grows by those is a pool that grew, not a leak. */
 /* "/proc/<digits>", with " (deleted)" once that task has exited: a /proc task directory. */
-static bool is_proc_dir(const char *target)
+/* "/proc/<n>" followed by @rest (or by " (deleted)" after it, once the thread is gone). */
+static bool is_proc_file(const char *target, const char *rest)
 {
     const char *p = target + strlen("/proc/");
 
@@ -396,6 +397,9 @@ static bool is_proc_dir(const char *target)
         return false;
     while (*p >= '0' && *p <= '9')
         p++;
+    if (strncmp(p, rest, strlen(rest)) != 0)
+        return false;
+    p += strlen(rest);
     return !*p || strcmp(p, " (deleted)") == 0;
 }
 
@@ -404,7 +408,7 @@ static int count_fds(pid_t pid)
     char path[64];
     struct dirent *de;
     DIR *d;
-    int n = 0, kept = 0;
+    int n = 0, kept = 0, comm = 0;
 
     (void)snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
     d = opendir(path);
@@ -419,12 +423,14 @@ static int count_fds(pid_t pid)
         len = readlink(fd_path, target, sizeof(target) - 1);
         target[len > 0 ? len : 0] = '\0';
         n += strcmp(target, "anon_inode:[eventfd]") != 0;
-        kept += is_proc_dir(target);
+        kept += is_proc_file(target, "");
+        comm += is_proc_file(target, "/comm");
     }
     (void)closedir(d);
-    /* Each thread's kept handles (broker/handles.h) are a /proc/<tid> directory and a pidfd:
-     * bounded, and not a leak. Any other fd, a pidfd of one call included, still counts. */
-    return n - 2 * kept;
+    /* Each thread's kept handles (broker/handles.h) are a /proc/<tid> directory, a pidfd and,
+     * once its identity was read, its comm file: bounded, and not a leak. Any other fd, a pidfd
+     * of one call included, still counts. */
+    return n - 2 * kept - comm;
 }
 
 /* The broker's fd count once it has stopped changing: unchanged over @quiet_ms of samples 10 ms
