@@ -84,7 +84,7 @@ struct inline_state {
     uint64_t start_ns;       /* since when */
     uint64_t last_ns;        /* the last inline call's start */
     pid_t tid;               /* its caller */
-    pid_t loop_tid;          /* the thread running it */
+    pid_t loop_tid;          /* the thread holding the loop role (loop_thread) */
     unsigned n_demoted;      /* threads that lost the role and still finish their call */
     bool watchdog_idle, done;
     uint64_t cpu_call, cpu_start; /* the watchdog's: the call (start_ns) and its CPU clock then */

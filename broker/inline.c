@@ -42,7 +42,6 @@ static struct ratelimit inline_rl = RATELIMIT_INIT(10000, 5);
 static __thread struct emu_scratch *tl_scratch;
 static __thread unsigned tl_gen;
 static __thread bool tl_demoted;
-static __thread pid_t tl_tid; /* gettid(), once: the watchdog reads the loop thread's state */
 
 bool inline_demoted(void)
 {
@@ -66,7 +65,6 @@ bool inline_run(struct mmsg_broker *b, struct job *j)
     in->start_ns = emu_now_ns();
     in->last_ns = in->start_ns;
     in->tid = j->tid;
-    in->loop_tid = tl_tid;
     if (in->watchdog_idle)
         pthread_cond_signal(&in->wake);
     pthread_mutex_unlock(&in->lock);
@@ -88,6 +86,14 @@ bool inline_run(struct mmsg_broker *b, struct job *j)
     return true;
 }
 
+/* The set of LOOP_KICK_SIGNAL alone. */
+static const sigset_t *kick_set(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, LOOP_KICK_SIGNAL);
+    return set;
+}
+
 static void *loop_thread(void *arg)
 {
     struct mmsg_broker *b = arg;
@@ -97,11 +103,11 @@ static void *loop_thread(void *arg)
     if (s && emu_scratch_init(s) >= 0) {
         s->stop = &b->stopping;
         tl_scratch = s;
-        tl_tid = gettid();
     }
     pthread_mutex_lock(&in->lock);
     tl_gen = in->gen;
     in->loop_thread = pthread_self();
+    in->loop_tid = gettid(); /* read by the watchdog, like loop_thread, under in->lock */
     in->loop_alive = true;
     pthread_mutex_unlock(&in->lock);
 
@@ -109,9 +115,7 @@ static void *loop_thread(void *arg)
     if (b->direct) {
         sigset_t kick;
 
-        sigemptyset(&kick);
-        sigaddset(&kick, LOOP_KICK_SIGNAL);
-        (void)pthread_sigmask(SIG_UNBLOCK, &kick, NULL); /* cannot fail with a valid set */
+        (void)pthread_sigmask(SIG_UNBLOCK, kick_set(&kick), NULL); /* cannot fail */
         loop_run_direct(b);
     } else {
         loop_run(b);
@@ -139,9 +143,7 @@ int broker_thread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(v
     sigset_t kick, old;
     int r;
 
-    sigemptyset(&kick);
-    sigaddset(&kick, LOOP_KICK_SIGNAL);
-    (void)pthread_sigmask(SIG_BLOCK, &kick, &old); /* cannot fail with a valid set */
+    (void)pthread_sigmask(SIG_BLOCK, kick_set(&kick), &old); /* cannot fail with a valid set */
     r = pthread_create(t, attr, fn, arg);
     (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
     return r;
