@@ -114,7 +114,7 @@ int inputs_fetch(struct mmsg_broker *b, struct job *j)
         j->mcall.uid = j->ident.uid;
     }
     /* Every handle was bound to the caller by remote_open()'s or remote_getfd()'s ID_VALID,
-     * and remote_identity() checked again after its reads: nothing here needs another. */
+     * and remote_identity() checks again after its reads: nothing here needs another. */
     return 0;
 }
 
@@ -124,13 +124,8 @@ void inputs_identity(struct mmsg_broker *b, struct job *j)
 
     if (!b->audit || j->ident_known)
         return;
-    /* Through the handles the call was served with, when they are the thread's kept ones and
-     * bound (no further check); else through the kept handles or by number, then ID_VALID (in
+    /* Read through the thread's kept handles or by number, then ID_VALID (in
      * remote_identity()): a reused tid cannot put another process's name in the record. */
-    if (j->remote.cached.entry && j->remote.bound) {
-        j->ident_known = remote_identity(&j->remote, false, &j->ident) >= 0;
-        return;
-    }
     remote_init(&id, j->listener, j->id, j->tid);
     if (remote_identity(&id, false, &j->ident) >= 0)
         j->ident_known = true;

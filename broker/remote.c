@@ -666,9 +666,13 @@ int remote_read(struct remote *r, uint64_t addr, void *buf, size_t len)
     struct window *w;
     size_t want;
     ssize_t n;
+    int err;
 
     if (len == 0)
         return 0;
+    err = remote_bind(r);
+    if (err < 0)
+        return err; /* the call is gone: nothing is read */
     w = window_find(r, addr, len);
     if (w) {
         w->last_use = ++window_clock;
@@ -706,9 +710,13 @@ int remote_write(struct remote *r, uint64_t addr, const void *buf, size_t len)
 {
     size_t ok;
     ssize_t n;
+    int err;
 
     if (len == 0)
         return 0;
+    err = remote_bind(r);
+    if (err < 0)
+        return err; /* the call is gone: nothing is written */
     ok = accessible(r, addr, len, true);
     if (ok == 0)
         return -EFAULT;
@@ -748,10 +756,10 @@ int remote_writev(struct remote *r, const void *buf, size_t len, const struct io
     return 0;
 }
 
-int remote_getfd(struct remote *r, int fd)
+/* pidfd_getfd() of the caller's @fd, before the check that binds it. Return: the fd; -errno. */
+static int take_fd(struct remote *r, int fd)
 {
     cleanup_close int nfd = -1;
-    int err;
 
     if (fd < 0)
         return -EBADF;
@@ -765,7 +773,7 @@ int remote_getfd(struct remote *r, int fd)
      * pthread_exit() while the caller lives on: a call still pending then cannot be served
      * through the leader, and is refused, never left unanswered. */
     if (nfd == -ESRCH)
-        return remote_check(r) == -ENOENT ? -ENOENT : -EXDEV;
+        return -EXDEV;
     if (nfd < 0 && (r->pidfd_thread || nfd != -EBADF))
         return nfd;
     if (!r->pidfd_thread) {
@@ -782,14 +790,27 @@ int remote_getfd(struct remote *r, int fd)
         if (nfd < 0 || same != 0)
             return -EXDEV;
     }
-    /* Binds the fd to the caller, through the caller's own thread pidfd as through the group's
-     * and kcmp by number; a thread pidfd bound already needs no second check. */
-    if (!r->bound || !r->pidfd_thread) {
-        err = remote_check(r);
-        if (err < 0)
-            return err;
-    }
     return TAKE_FD(nfd);
+}
+
+int remote_getfd(struct remote *r, int fd)
+{
+    int nfd = take_fd(r, fd);
+    int err;
+
+    /* Whatever pidfd_getfd() said: ID_VALID binds the fd (and the handles, if not yet) to the
+     * caller, through the caller's own thread pidfd as through the group's and kcmp by number,
+     * and says whether the caller is still there. Even with a thread pidfd bound before: a
+     * struct pid can pass to another thread of the group (an exec by a non-leader thread takes
+     * the leader's, fs/exec.c de_thread()), so only a call still pending says the fd was taken
+     * from the caller. */
+    err = remote_check(r);
+    if (err < 0) {
+        if (nfd >= 0)
+            (void)close(nfd); /* nothing to do about a failed close */
+        return err;
+    }
+    return nfd;
 }
 
 /* The last number of a /proc "NSpid:"-style value, or @fallback. */
@@ -827,7 +848,7 @@ static int read_comm(struct handles_ref *ref, int dirfd, pid_t tid, char *buf, s
         return errno == ESRCH ? -ESRCH : -errno;
     buf[n] = '\0';
     if (ref && fd >= 0 && handles_keep_comm(ref, fd))
-        fd = -1; /* the entry's now */
+        (void)TAKE_FD(fd); /* the entry's now */
     return (int)n;
 }
 
@@ -937,13 +958,12 @@ int remote_identity(struct remote *r, bool with_uid, struct remote_identity *ret
         if (err < 0)
             goto out;
     }
-    /* Only a call still pending now says that what was read was the caller's; through the
-     * handles of @r, bound already (remote_bind()), it was. */
-    if (ref != &r->cached || !r->bound) {
-        err = remote_check(r) < 0 ? -ESRCH : 0;
-        if (err < 0)
-            goto out;
-    }
+    /* Only a call still pending now says that what was read was the caller's, even through
+     * handles bound before: an exec by another thread of its group moves the leader's struct
+     * pid, and with it these files, to that thread (fs/exec.c de_thread()). */
+    err = remote_check(r) < 0 ? -ESRCH : 0;
+    if (err < 0)
+        goto out;
     if (ref && !ref->ids.known)
         handles_set_ids(ref, &ids);
     else if (!ref && dirfd >= 0)

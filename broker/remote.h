@@ -100,11 +100,13 @@ void remote_forget_mappings(struct remote *r);
 int remote_check(struct remote *r);
 
 /* Copy @len bytes at @addr in the caller into @buf. Return: 0; -EFAULT when any byte is
- * unreadable to the caller itself (copy_from_user), or the caller's mm is gone. */
+ * unreadable to the caller itself (copy_from_user), or the caller's mm is gone; -ENOENT when
+ * the call is gone before kept handles were bound (nothing read). */
 int remote_read(struct remote *r, uint64_t addr, void *buf, size_t len);
 
 /* Copy @buf to @addr in the caller like copy_to_user: the bytes before the first page the
- * caller cannot write are written, then -EFAULT. Return: 0; -EFAULT. */
+ * caller cannot write are written, then -EFAULT. Return: 0; -EFAULT; -ENOENT as
+ * remote_read(). */
 int remote_write(struct remote *r, uint64_t addr, const void *buf, size_t len);
 /* Whether the caller itself could write all @len bytes at @addr (no copy_to_user fault). */
 bool remote_writable(struct remote *r, uint64_t addr, size_t len);
