@@ -88,7 +88,12 @@ struct inline_state {
     unsigned n_demoted;      /* threads that lost the role and still finish their call */
     bool watchdog_idle, done;
     uint64_t cpu_call, cpu_start; /* the watchdog's: the call (start_ns) and its CPU clock then */
-    pthread_t loop_thread;        /* the thread holding the loop role, while loop_alive */
+    /* The watchdog's samples of that call: the last one's time, and since when (and at what
+     * CPU clock) the loop thread has been seen asleep, of which kind, without running. */
+    uint64_t last_sample, sleep_since, sleep_cpu;
+    int sleep_kind;
+    long sleep_syscall;    /* the system call it was last seen asleep in; -1: none known */
+    pthread_t loop_thread; /* the thread holding the loop role, while loop_alive */
     bool loop_alive;
     bool stop;                 /* direct receiving ends (inline_stop()); read without the lock */
     struct sigaction old_kick; /* LOOP_KICK_SIGNAL's action before serving */

@@ -31,6 +31,9 @@
 #define INLINE_BUDGET_RUNNING_MS 10
 #define INLINE_WALL_MAX_MS 500
 #define WATCH_INTERVAL_US 1000
+/* Samples further apart than this say the machine ran not even the watchdog: what the loop
+ * thread did in between is unknown, and a sleep seen before does not count as continuing. */
+#define WATCH_GAP_MAX_NS (3 * 1000000ull)
 /* The watchdog only ticks while calls run inline; after this long without one it sleeps. */
 #define WATCH_IDLE_NS (200 * 1000000ull)
 #define MAX_DEMOTED 16
@@ -183,15 +186,19 @@ static bool read_task(pid_t tid, const char *name, char *buf, size_t size)
 
 enum sleep { RUNNING, SLEEPS_ON_LOCK, SLEEPS };
 
+/* Why a call was taken for stuck, for the warning. */
+enum stuck { NOT_STUCK, STUCK_WALL, STUCK_CPU, STUCK_SLEEP };
+
 /* Whether thread @tid of this process sleeps (in a page fault its caller holds up, say) rather
  * than runs or waits for a CPU: a loaded machine makes a call slow without it being stuck, and
  * only a stuck one is worth a new thread. A sleep in futex() is a wait for one of our own locks:
  * held by a worker the machine has not run yet, or by a thread a caller stalls while it holds
  * a socket's lock (emulate.c): worth a new thread too, only later. */
-static enum sleep sleeping(pid_t tid)
+static enum sleep sleeping(pid_t tid, long *ret_syscall)
 {
     char buf[256], *paren;
 
+    *ret_syscall = -1;
     if (!read_task(tid, "stat", buf, sizeof(buf)))
         return RUNNING;
     /* "tid (comm) S ...": the comm may hold anything, the state follows its last ')'. */
@@ -201,7 +208,8 @@ static enum sleep sleeping(pid_t tid)
     /* "syscall": the number of the system call it sleeps in, first. */
     if (!read_task(tid, "syscall", buf, sizeof(buf)))
         return SLEEPS;
-    return strtol(buf, NULL, 10) == SYS_futex ? SLEEPS_ON_LOCK : SLEEPS;
+    *ret_syscall = strtol(buf, NULL, 10);
+    return *ret_syscall == SYS_futex ? SLEEPS_ON_LOCK : SLEEPS;
 }
 
 /* The CPU time the loop thread has used, in ns; 0 when it cannot be read. Under in->lock, with
@@ -217,35 +225,54 @@ static uint64_t loop_cpu_ns(const struct inline_state *in)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Whether the call running inline is stuck, at @now: it sleeps for its caller past the budget,
- * or has used the CPU for INLINE_BUDGET_RUNNING_MS (a huge vlen, thousands of iovecs), or has
- * been running at all for INLINE_WALL_MAX_MS. A call the machine merely has not run (1,000
- * runnable callers on 2 CPUs can keep it waiting for tens of ms) is none of these: demoting it
- * would send all of its process's calls to the pool for good. */
-static bool stuck(struct inline_state *in, uint64_t now)
+/* Whether the call running inline is stuck, at @now: it has slept for its caller through
+ * INLINE_BUDGET_MS / 2 of samples (from INLINE_BUDGET_MS on), or on a lock of ours through
+ * INLINE_BUDGET_RUNNING_MS, or has used the CPU for INLINE_BUDGET_RUNNING_MS (a huge vlen,
+ * thousands of iovecs), or has been running at all for INLINE_WALL_MAX_MS. A sleep counts
+ * only as seen in samples in a row, close together, between which the thread used no CPU:
+ * a call the machine merely has not run (1,000 runnable callers on 2 CPUs, or a real-time
+ * task on its CPU, can keep it waiting for tens of ms), then caught in a brief sleep, is none
+ * of these. Demoting it would send all of its process's calls to the pool for good. */
+static enum stuck stuck(struct inline_state *in, uint64_t now)
 {
-    uint64_t cpu, wall;
+    uint64_t cpu, wall, asleep;
+    bool continued;
     enum sleep z;
 
     if (!in->active || __atomic_load_n(&in->call_done, __ATOMIC_ACQUIRE))
-        return false;
+        return NOT_STUCK;
     if (in->cpu_call != in->start_ns) {
         /* First look at this call (at most a tick after it started): its CPU clock from here. */
         in->cpu_call = in->start_ns;
         in->cpu_start = loop_cpu_ns(in);
+        in->sleep_kind = RUNNING;
     }
     wall = now - in->start_ns;
-    if (wall < INLINE_BUDGET_MS * 1000000ull)
-        return false;
+    if (wall < INLINE_BUDGET_MS * 1000000ull / 2)
+        return NOT_STUCK;
     if (wall >= INLINE_WALL_MAX_MS * 1000000ull)
-        return true;
+        return STUCK_WALL;
     cpu = loop_cpu_ns(in);
     if (cpu && in->cpu_start && cpu - in->cpu_start >= INLINE_BUDGET_RUNNING_MS * 1000000ull)
-        return true;
-    z = sleeping(in->loop_tid);
+        return STUCK_CPU;
+    z = sleeping(in->loop_tid, &in->sleep_syscall);
     if (__atomic_load_n(&in->call_done, __ATOMIC_ACQUIRE))
-        return false; /* it finished meanwhile: its sleep is on our lock */
-    return z == SLEEPS || (z == SLEEPS_ON_LOCK && wall >= INLINE_BUDGET_RUNNING_MS * 1000000ull);
+        return NOT_STUCK; /* it finished meanwhile: its sleep is on our lock */
+    continued = z != RUNNING && (int)z == in->sleep_kind && cpu == in->sleep_cpu &&
+                now - in->last_sample <= WATCH_GAP_MAX_NS;
+    in->last_sample = now;
+    if (!continued) {
+        in->sleep_kind = (int)z;
+        in->sleep_since = now;
+        in->sleep_cpu = cpu;
+        return NOT_STUCK;
+    }
+    asleep = now - in->sleep_since;
+    if (z == SLEEPS)
+        return wall >= INLINE_BUDGET_MS * 1000000ull && asleep >= INLINE_BUDGET_MS * 1000000ull / 2
+                   ? STUCK_SLEEP
+                   : NOT_STUCK;
+    return asleep >= INLINE_BUDGET_RUNNING_MS * 1000000ull ? STUCK_SLEEP : NOT_STUCK;
 }
 
 static void *watchdog_main(void *arg)
@@ -257,8 +284,12 @@ static void *watchdog_main(void *arg)
     while (!in->done) {
         uint64_t now = emu_now_ns();
 
-        if (stuck(in, now) && start_loop_thread(b) >= 0) {
+        enum stuck why = stuck(in, now);
+
+        if (why != NOT_STUCK && start_loop_thread(b) >= 0) {
             pid_t tid = in->tid;
+            long sys = in->sleep_syscall;
+            uint64_t ms = (now - (why == STUCK_SLEEP ? in->sleep_since : in->start_ns)) / 1000000;
 
             /* The stuck thread keeps its call; a fresh one takes the loop. */
             pool_mark_staller(b->pool, tid);
@@ -267,10 +298,17 @@ static void *watchdog_main(void *arg)
             in->n_demoted++;
             /* Not under the lock: stderr may be the caller's, and it can hold a write. */
             pthread_mutex_unlock(&in->lock);
-            if (ratelimit_below(&inline_rl))
-                log_warning("a call from %d ran over %d ms on the loop; serving its process "
-                            "apart",
-                            (int)tid, INLINE_BUDGET_MS);
+            if (ratelimit_below(&inline_rl)) {
+                if (why == STUCK_SLEEP)
+                    log_warning("a call from %d ran over its budget on the loop: asleep for %llu "
+                                "ms in system call %ld; serving its process apart",
+                                (int)tid, (unsigned long long)ms, sys);
+                else
+                    log_warning("a call from %d ran over its budget on the loop: %s for %llu ms; "
+                                "serving its process apart",
+                                (int)tid, why == STUCK_CPU ? "on the CPU" : "running",
+                                (unsigned long long)ms);
+            }
             pthread_mutex_lock(&in->lock);
             continue;
         }
