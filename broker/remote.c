@@ -157,28 +157,41 @@ static int open_proc_at(int dirfd, const char *name, int flags)
     return errno == ENOENT || errno == ESRCH ? -ESRCH : -errno;
 }
 
-/* Read @name of the caller into @buf: through its /proc/<tid> directory @dirfd, or by number
- * when @dirfd is -1 (then the caller must confirm with ID_VALID afterwards that the tid still
- * named its caller: a pending caller cannot have exited, so it held the tid). Return: the
- * length read; -ESRCH (no such task); -errno. */
-static int read_proc_in(int dirfd, pid_t tid, const char *name, char *buf, size_t buf_len)
+/* A /proc text file @fd from its start into @buf, NUL-terminated (fs/seq_file.c restarts at
+ * offset 0, so a kept file shows the text afresh). Return: the length read; -ESRCH (no such
+ * task); -errno. */
+static int read_text(int fd, char *buf, size_t buf_len)
 {
-    cleanup_close int fd = -1;
-    ssize_t n;
+    ssize_t n = pread(fd, buf, buf_len - 1, 0);
 
-    fd = dirfd < 0 ? open_proc(tid, name, O_RDONLY) : open_proc_at(dirfd, name, O_RDONLY);
-    if (fd < 0)
-        return fd;
-    n = read(fd, buf, buf_len - 1);
     if (n < 0)
         return errno == ESRCH ? -ESRCH : -errno;
     buf[n] = '\0';
     return (int)n;
 }
 
+/* Read @name of the caller into @buf: through its /proc/<tid> directory @dirfd, or by number
+ * when @dirfd is -1 (then the caller must confirm with ID_VALID afterwards that the tid still
+ * named its caller: a pending caller cannot have exited, so it held the tid). @ret_fd: NULL,
+ * or where the file opened is handed over (else it is closed). Return: as read_text(). */
+static int read_proc_in(int dirfd, pid_t tid, const char *name, char *buf, size_t buf_len,
+                        int *ret_fd)
+{
+    cleanup_close int fd = -1;
+    int n;
+
+    fd = dirfd < 0 ? open_proc(tid, name, O_RDONLY) : open_proc_at(dirfd, name, O_RDONLY);
+    if (fd < 0)
+        return fd;
+    n = read_text(fd, buf, buf_len);
+    if (n >= 0 && ret_fd)
+        *ret_fd = TAKE_FD(fd);
+    return n;
+}
+
 static int read_proc(pid_t tid, const char *name, char *buf, size_t buf_len)
 {
-    return read_proc_in(-1, tid, name, buf, buf_len);
+    return read_proc_in(-1, tid, name, buf, buf_len, NULL);
 }
 
 /* Parse "Key:\t<value>" from a /proc status text. */
@@ -833,23 +846,14 @@ static pid_t last_id(const char *v, pid_t fallback)
  * Return: as read_proc_in(). */
 static int read_comm(struct handles_ref *ref, int dirfd, pid_t tid, char *buf, size_t buf_len)
 {
-    cleanup_close int fd = -1;
-    ssize_t n;
+    int fd = -1, n;
 
-    if (ref && ref->commfd >= 0) {
-        n = pread(ref->commfd, buf, buf_len - 1, 0);
-    } else {
-        fd = dirfd < 0 ? open_proc(tid, "comm", O_RDONLY) : open_proc_at(dirfd, "comm", O_RDONLY);
-        if (fd < 0)
-            return fd;
-        n = read(fd, buf, buf_len - 1);
-    }
-    if (n < 0)
-        return errno == ESRCH ? -ESRCH : -errno;
-    buf[n] = '\0';
-    if (ref && fd >= 0 && handles_keep_comm(ref, fd))
-        (void)TAKE_FD(fd); /* the entry's now */
-    return (int)n;
+    if (ref && ref->commfd >= 0)
+        return read_text(ref->commfd, buf, buf_len);
+    n = read_proc_in(dirfd, tid, "comm", buf, buf_len, ref ? &fd : NULL);
+    if (fd >= 0 && !handles_keep_comm(ref, fd))
+        (void)close(fd); /* nothing to do about a failed close */
+    return n;
 }
 
 /* The caller's identity through the entry @ref (NULL: none) and its directory @dirfd (or by
@@ -868,7 +872,7 @@ static int read_identity(struct handles_ref *ref, int dirfd, pid_t tid,
     if (known) {
         *ret_ids = *known;
     } else {
-        err = read_proc_in(dirfd, tid, "status", status, sizeof(status));
+        err = read_proc_in(dirfd, tid, "status", status, sizeof(status), NULL);
         if (err < 0)
             return err;
         v = status_field(status, "Tgid");
