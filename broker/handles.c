@@ -94,7 +94,7 @@ bool handles_get(pid_t tid, struct handles_ref *ret)
 {
     bool found = false;
 
-    *ret = (struct handles_ref){.dirfd = -1, .pidfd = -1, .commfd = -1};
+    *ret = HANDLES_REF_NULL;
     if (tid <= 0)
         return false;
     pthread_mutex_lock(&lock);
@@ -125,7 +125,7 @@ void handles_put(struct handles_ref *ref, bool stale)
     if (e->dead && e->refs == 0)
         close_entry(e);
     pthread_mutex_unlock(&lock);
-    *ref = (struct handles_ref){.dirfd = -1, .pidfd = -1, .commfd = -1};
+    *ref = HANDLES_REF_NULL;
 }
 
 void handles_set_ids(struct handles_ref *ref, const struct handles_ids *ids)
@@ -160,7 +160,7 @@ bool handles_add(pid_t tid, int dirfd, int pidfd, bool pidfd_thread, struct hand
     struct handles_entry *slot = NULL;
     int n, idx;
 
-    *ret = (struct handles_ref){.dirfd = -1, .pidfd = -1, .commfd = -1};
+    *ret = HANDLES_REF_NULL;
     if (tid <= 0)
         return false;
     pthread_mutex_lock(&lock);

@@ -42,6 +42,9 @@ struct handles_ref {
     struct handles_ids ids;
 };
 
+/* A use of nothing: no entry, no fds. */
+#define HANDLES_REF_NULL ((struct handles_ref){.dirfd = -1, .pidfd = -1, .commfd = -1})
+
 /* Look up @tid's handles. Return: true and @ret filled (the entry is held until handles_put());
  * false, nothing cached. */
 bool handles_get(pid_t tid, struct handles_ref *ret);

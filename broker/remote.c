@@ -297,15 +297,7 @@ static int open_cached(struct remote *r)
  * entry could be a newer thread's that took the number after the call's thread died. */
 static int remote_bind(struct remote *r)
 {
-    int err;
-
-    if (r->bound || r->borrowed)
-        return 0;
-    err = kernel_notif_id_valid(r->listener, r->id);
-    if (err < 0)
-        return err;
-    r->bound = true;
-    return 0;
+    return r->bound ? 0 : remote_check(r);
 }
 
 int remote_open(struct remote *r, int listener, uint64_t id, pid_t tid)
@@ -332,8 +324,7 @@ int remote_open(struct remote *r, int listener, uint64_t id, pid_t tid)
     if (err >= 0) {
         /* The one check that binds every handle above to the caller: a pending call's thread
          * cannot have exited, so it held the tid throughout. */
-        err = kernel_notif_id_valid(listener, id);
-        r->bound = err >= 0;
+        err = remote_check(r);
     }
     if (err < 0) {
         remote_close(r);
@@ -372,6 +363,7 @@ void remote_close(struct remote *r)
     if (r->memfd >= 0 && !r->borrowed)
         (void)close(r->memfd);
     r->pidfd = r->mapsfd = r->memfd = r->statusfd = -1;
+    r->bound = false; /* nothing left to be bound */
     remote_forget_mappings(r);
 }
 
@@ -649,8 +641,8 @@ static size_t accessible(struct remote *r, uint64_t addr, size_t len, bool write
         return 0;
     if (r->borrowed)
         return len; /* remote_open_memory(): the fd's own bounds are the only faults */
-    if (r->mapsfd < 0 || remote_bind(r) < 0)
-        return 0; /* not opened, or the call is gone: nothing is read or written */
+    if (r->mapsfd < 0)
+        return 0;
     while (ok < len) {
         struct remote_vma v = {0};
 
@@ -741,7 +733,8 @@ int remote_write(struct remote *r, uint64_t addr, const void *buf, size_t len)
 
 bool remote_writable(struct remote *r, uint64_t addr, size_t len)
 {
-    return len == 0 || accessible(r, addr, len, true) == len;
+    /* Bound before the protections are looked up, as by remote_read() and remote_write(). */
+    return len == 0 || (remote_bind(r) >= 0 && accessible(r, addr, len, true) == len);
 }
 
 int remote_write_whole(struct remote *r, uint64_t addr, const void *buf, size_t len)
@@ -934,7 +927,7 @@ static void keep_handles(struct remote *r, int *dirfd, const struct handles_ids 
 
 int remote_identity(struct remote *r, bool with_uid, struct remote_identity *ret)
 {
-    struct handles_ref own = {.dirfd = -1, .pidfd = -1};
+    struct handles_ref own = HANDLES_REF_NULL;
     struct handles_ref *ref = r->cached.entry ? &r->cached : NULL;
     struct handles_ids ids = {0};
     cleanup_close int dirfd = -1;

@@ -65,10 +65,11 @@ struct remote {
     bool maps_eof, maps_too_many;
 };
 
-#define REMOTE_NULL                                                            \
-    (struct remote)                                                            \
-    {                                                                          \
-        .listener = -1, .memfd = -1, .mapsfd = -1, .pidfd = -1, .statusfd = -1 \
+#define REMOTE_NULL                                                             \
+    (struct remote)                                                             \
+    {                                                                           \
+        .listener = -1, .memfd = -1, .mapsfd = -1, .pidfd = -1, .statusfd = -1, \
+        .cached = HANDLES_REF_NULL                                              \
     }
 
 /* Whether @err (a -errno of remote_open() or remote_getfd()) is the broker's own shortage of
