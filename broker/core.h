@@ -91,6 +91,7 @@ struct inline_state {
     /* The watchdog's samples of that call: the last one's time, and since when (and at what
      * CPU clock) the loop thread has been seen asleep, of which kind, without running. */
     uint64_t last_sample, sleep_since, sleep_cpu;
+    uint64_t asleep_total; /* the time between two samples in a row that both saw a sleep */
     int sleep_kind;
     long sleep_syscall;    /* the system call it was last seen asleep in; -1: none known */
     pthread_t loop_thread; /* the thread holding the loop role, while loop_alive */

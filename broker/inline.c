@@ -227,7 +227,8 @@ static uint64_t loop_cpu_ns(const struct inline_state *in)
 
 /* Whether the call running inline is stuck, at @now: it has slept for its caller through
  * INLINE_BUDGET_MS / 2 of samples (from INLINE_BUDGET_MS on), or on a lock of ours through
- * INLINE_BUDGET_RUNNING_MS, or has used the CPU for INLINE_BUDGET_RUNNING_MS (a huge vlen,
+ * INLINE_BUDGET_RUNNING_MS, or was seen asleep in samples in a row for that long in all, or
+ * has used the CPU for INLINE_BUDGET_RUNNING_MS (a huge vlen,
  * thousands of iovecs), or has been running at all for INLINE_WALL_MAX_MS. A sleep counts
  * only as seen in samples in a row, close together, between which the thread used no CPU:
  * a call the machine merely has not run (1,000 runnable callers on 2 CPUs, or a real-time
@@ -246,6 +247,7 @@ static enum stuck stuck(struct inline_state *in, uint64_t now)
         in->cpu_call = in->start_ns;
         in->cpu_start = loop_cpu_ns(in);
         in->sleep_kind = RUNNING;
+        in->asleep_total = 0;
     }
     wall = now - in->start_ns;
     if (wall < INLINE_BUDGET_MS * 1000000ull / 2)
@@ -258,6 +260,14 @@ static enum stuck stuck(struct inline_state *in, uint64_t now)
     z = sleeping(in->loop_tid, &in->sleep_syscall);
     if (__atomic_load_n(&in->call_done, __ATOMIC_ACQUIRE))
         return NOT_STUCK; /* it finished meanwhile: its sleep is on our lock */
+    /* Short stalls one after the other (a caller's pages each held a little under a sample
+     * apart) never make one continuous sleep: they add up instead. */
+    if (z != RUNNING && in->sleep_kind != RUNNING && now - in->last_sample <= WATCH_GAP_MAX_NS)
+        in->asleep_total += now - in->last_sample;
+    if (in->asleep_total >= INLINE_BUDGET_RUNNING_MS * 1000000ull) {
+        in->sleep_since = now - in->asleep_total; /* the warning says how long in all */
+        return STUCK_SLEEP;
+    }
     continued = z != RUNNING && (int)z == in->sleep_kind && cpu == in->sleep_cpu &&
                 now - in->last_sample <= WATCH_GAP_MAX_NS;
     in->last_sample = now;
